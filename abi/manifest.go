@@ -1,0 +1,91 @@
+package abi
+
+// Manifest describes a domain: what ExportManifest returns, JSON encoded with
+// the field names in the json tags below. The host reads it once at load time.
+type Manifest struct {
+	ABIVersion int             `json:"abi_version"`
+	Domain     string          `json:"domain"`
+	Meta       Meta            `json:"meta"`
+	Aggregates []AggregateSpec `json:"aggregates"`
+	Commands   []CommandSpec   `json:"commands"`
+	Events     []EventSpec     `json:"events"`
+}
+
+// Meta is the domain's descriptive metadata (Fluvius's Meta inner class).
+type Meta struct {
+	Revision    int      `json:"revision"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	Tags        []string `json:"tags,omitempty"`
+}
+
+// AggregateSpec is one aggregate: its name, the resources whose state it
+// owns, and the schema of that state.
+type AggregateSpec struct {
+	Name      string   `json:"name"`
+	Resources []string `json:"resources"`
+	State     *Schema  `json:"state,omitempty"`
+}
+
+// CommandSpec is one action of an aggregate.
+type CommandSpec struct {
+	Name        string   `json:"name"`
+	Aggregate   string   `json:"aggregate"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"description,omitempty"`
+	EvtKey      string   `json:"evt_key,omitempty"`
+	Resources   []string `json:"resources"`
+	New         bool     `json:"new,omitempty"`
+	Payload     *Schema  `json:"payload,omitempty"`
+}
+
+// EventSpec is one event type an aggregate emits and folds.
+type EventSpec struct {
+	Type        string `json:"type"`
+	Aggregate   string `json:"aggregate"`
+	Description string `json:"description,omitempty"`
+}
+
+// Schema is the subset of JSON Schema (draft 2020-12 keywords) that payload
+// and state schemas may use. The host validates payloads against it before a
+// guest sees them and refuses, at load time, a schema using anything else.
+type Schema struct {
+	Type                 string             `json:"type,omitempty"` // object, string, integer, number, boolean, array
+	Title                string             `json:"title,omitempty"`
+	Description          string             `json:"description,omitempty"`
+	Properties           map[string]*Schema `json:"properties,omitempty"`
+	Required             []string           `json:"required,omitempty"`
+	AdditionalProperties *bool              `json:"additionalProperties,omitempty"`
+	Items                *Schema            `json:"items,omitempty"`
+	Enum                 []string           `json:"enum,omitempty"`
+	MinLength            *int               `json:"minLength,omitempty"`
+	MaxLength            *int               `json:"maxLength,omitempty"`
+	Pattern              string             `json:"pattern,omitempty"`
+	Format               string             `json:"format,omitempty"`
+	Minimum              *float64           `json:"minimum,omitempty"`
+	Maximum              *float64           `json:"maximum,omitempty"`
+	MinItems             *int               `json:"minItems,omitempty"`
+	MaxItems             *int               `json:"maxItems,omitempty"`
+}
+
+// Command returns the spec of the named command, or nil.
+func (m *Manifest) Command(name string) *CommandSpec {
+	for i := range m.Commands {
+		if m.Commands[i].Name == name {
+			return &m.Commands[i]
+		}
+	}
+	return nil
+}
+
+// Aggregate returns the spec of the aggregate owning resource, or nil.
+func (m *Manifest) Aggregate(resource string) *AggregateSpec {
+	for i := range m.Aggregates {
+		for _, r := range m.Aggregates[i].Resources {
+			if r == resource {
+				return &m.Aggregates[i]
+			}
+		}
+	}
+	return nil
+}

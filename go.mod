@@ -1,0 +1,3 @@
+module fluvius.dev/fluvius
+
+go 1.26.0
