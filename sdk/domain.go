@@ -1,0 +1,212 @@
+package sdk
+
+import (
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/sdk/jsonlite"
+)
+
+// Meta is a domain's descriptive metadata, as in Fluvius's Meta class.
+type Meta struct {
+	Revision    int
+	Title       string
+	Description string
+	Tags        []string
+}
+
+// Domain is one bounded context: a name, its Meta and its aggregates. A
+// plugin registers exactly one.
+type Domain struct {
+	name       string
+	meta       Meta
+	aggregates []aggregate
+	out        abi.Encoder // reused for every answer; see Handle
+}
+
+// aggregate is what Domain needs of an Aggregate, whatever its state type.
+type aggregate interface {
+	info() aggregateInfo
+	owns(resource string) bool
+	hasAction(name string) bool
+	handle(cmd *abi.Command, res *abi.Result)
+	apply(req *abi.ApplyRequest, res *abi.ApplyResult)
+}
+
+// aggregateInfo is what the manifest says of an aggregate.
+type aggregateInfo struct {
+	name      string
+	resources []string
+	state     *Schema
+	actions   []actionInfo
+	events    []string
+}
+
+type actionInfo struct {
+	name, title, description, evtKey string
+	resources                        []string
+	new                              bool
+	payload                          *Schema
+}
+
+// NewDomain declares a domain. Names are lower-case words joined by '-'; the
+// host rejects anything else at load time.
+func NewDomain(name string, meta Meta) *Domain {
+	return &Domain{name: name, meta: meta}
+}
+
+// Name returns the domain's name.
+func (d *Domain) Name() string { return d.name }
+
+var registered *Domain
+
+// Register makes d the domain this plugin serves. Call it from an init
+// function: WebAssembly reactors run package initialisation and never main.
+func Register(d *Domain) { registered = d }
+
+// Registered returns the registered domain, or nil.
+func Registered() *Domain { return registered }
+
+// Manifest returns the domain's manifest as JSON (abi.Manifest).
+func (d *Domain) Manifest() []byte {
+	var w jsonlite.Writer
+	w.BeginObject()
+	w.Key("abi_version").Int(abi.Version)
+	w.Key("domain").String(d.name)
+	w.Key("meta").BeginObject()
+	w.Key("revision").Int(int64(d.meta.Revision))
+	w.Key("title").String(d.meta.Title)
+	w.Key("description").String(d.meta.Description)
+	w.Key("tags").Strings(d.meta.Tags)
+	w.EndObject()
+	w.Key("aggregates").BeginArray()
+	for _, a := range d.aggregates {
+		info := a.info()
+		w.BeginObject()
+		w.Key("name").String(info.name)
+		w.Key("resources").Strings(info.resources)
+		if info.state != nil {
+			w.Key("state").Value(info.state)
+		}
+		w.EndObject()
+	}
+	w.EndArray()
+	w.Key("commands").BeginArray()
+	for _, a := range d.aggregates {
+		info := a.info()
+		for _, c := range info.actions {
+			w.BeginObject()
+			w.Key("name").String(c.name)
+			w.Key("aggregate").String(info.name)
+			if c.title != "" {
+				w.Key("title").String(c.title)
+			}
+			if c.description != "" {
+				w.Key("description").String(c.description)
+			}
+			w.Key("evt_key").String(c.evtKey)
+			w.Key("resources").Strings(c.resources)
+			w.Key("new").Bool(c.new)
+			if c.payload != nil {
+				w.Key("payload").Value(c.payload)
+			}
+			w.EndObject()
+		}
+	}
+	w.EndArray()
+	w.Key("events").BeginArray()
+	for _, a := range d.aggregates {
+		info := a.info()
+		for _, e := range info.events {
+			w.BeginObject()
+			w.Key("type").String(e)
+			w.Key("aggregate").String(info.name)
+			w.EndObject()
+		}
+	}
+	w.EndArray()
+	w.EndObject()
+	return w.Bytes()
+}
+
+// Handle decides the command in the abi.Command envelope in and returns an
+// abi.Result envelope. The result aliases a buffer the domain reuses: it is
+// valid until the next call of Handle or Apply.
+func (d *Domain) Handle(in []byte) []byte {
+	var cmd abi.Command
+	var res abi.Result
+	if err := cmd.Decode(in); err != nil {
+		res.Status = abi.StatusInvalid
+		res.Error = abi.Error{Code: "malformed-envelope", Message: "command envelope: " + err.Error()}
+	} else if a := d.aggregateFor(cmd.Name, cmd.Resource); a == nil {
+		res.Status = abi.StatusUnknownCommand
+		res.Error = abi.Error{Code: "unknown-command",
+			Message: "domain " + d.name + " has no command " + cmd.Name + " on resource " + cmd.Resource}
+	} else {
+		a.handle(&cmd, &res)
+	}
+	d.out.Reset()
+	res.Encode(&d.out)
+	return d.out.Bytes()
+}
+
+// Apply folds the events of the abi.ApplyRequest envelope in into its state
+// and returns an abi.ApplyResult envelope, valid until the next call.
+func (d *Domain) Apply(in []byte) []byte {
+	var req abi.ApplyRequest
+	var res abi.ApplyResult
+	if err := req.Decode(in); err != nil {
+		res.Status = abi.StatusInvalid
+		res.Error = abi.Error{Code: "malformed-envelope", Message: "apply envelope: " + err.Error()}
+	} else if a := d.aggregateOwning(req.Resource); a == nil {
+		res.Status = abi.StatusUnknownCommand
+		res.Error = abi.Error{Code: "unknown-resource", Message: "domain " + d.name + " has no resource " + req.Resource}
+	} else {
+		a.apply(&req, &res)
+	}
+	d.out.Reset()
+	res.Encode(&d.out)
+	return d.out.Bytes()
+}
+
+func (d *Domain) aggregateFor(command, resource string) aggregate {
+	for _, a := range d.aggregates {
+		if a.hasAction(command) && a.owns(resource) {
+			return a
+		}
+	}
+	return nil
+}
+
+func (d *Domain) aggregateOwning(resource string) aggregate {
+	for _, a := range d.aggregates {
+		if a.owns(resource) {
+			return a
+		}
+	}
+	return nil
+}
+
+// Decide runs one command natively, the way the host runs it in the guest,
+// and returns the decoded result. It is for unit tests of aggregate logic.
+func (d *Domain) Decide(cmd *abi.Command) (*abi.Result, error) {
+	var e abi.Encoder
+	cmd.Encode(&e)
+	out := d.Handle(e.Bytes())
+	var res abi.Result
+	if err := res.Decode(append([]byte(nil), out...)); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Fold replays events natively through the appliers, as the host's apply
+// does, and returns the decoded result.
+func (d *Domain) Fold(req *abi.ApplyRequest) (*abi.ApplyResult, error) {
+	var e abi.Encoder
+	req.Encode(&e)
+	out := d.Apply(e.Bytes())
+	var res abi.ApplyResult
+	if err := res.Decode(append([]byte(nil), out...)); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
