@@ -1,0 +1,74 @@
+package store
+
+import (
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strconv"
+)
+
+// Migration is one numbered schema change with its way back.
+type Migration struct {
+	Version int
+	Name    string
+	Up      string
+	Down    string
+}
+
+var migrationFile = regexp.MustCompile(`^(\d{3})_([a-z0-9_]+)\.(up|down)\.sql$`)
+
+// LoadMigrations reads NNN_name.up.sql / NNN_name.down.sql pairs from fsys,
+// in version order. Every migration needs both halves and versions must run
+// 1, 2, 3... without gaps, so a missing file is found at build time, not in
+// production.
+func LoadMigrations(fsys fs.FS) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, fmt.Errorf("reading migrations: %w", err)
+	}
+	byVersion := map[int]*Migration{}
+	for _, e := range entries {
+		m := migrationFile.FindStringSubmatch(e.Name())
+		if m == nil {
+			return nil, fmt.Errorf("migration file %q is not named NNN_name.up.sql or NNN_name.down.sql", e.Name())
+		}
+		v, _ := strconv.Atoi(m[1])
+		body, err := fs.ReadFile(fsys, e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("reading migration %s: %w", e.Name(), err)
+		}
+		mig := byVersion[v]
+		if mig == nil {
+			mig = &Migration{Version: v, Name: m[2]}
+			byVersion[v] = mig
+		} else if mig.Name != m[2] {
+			return nil, fmt.Errorf("migration %03d has two names: %q and %q", v, mig.Name, m[2])
+		}
+		if m[3] == "up" {
+			mig.Up = string(body)
+		} else {
+			mig.Down = string(body)
+		}
+	}
+	out := make([]Migration, 0, len(byVersion))
+	for _, m := range byVersion {
+		if m.Up == "" || m.Down == "" {
+			return nil, fmt.Errorf("migration %03d_%s needs both an up and a down file", m.Version, m.Name)
+		}
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
+	for i, m := range out {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("migrations must be numbered from 001 without gaps; found %03d at place %d", m.Version, i+1)
+		}
+	}
+	return out, nil
+}
+
+// MigrationState is one migration and whether it is applied.
+type MigrationState struct {
+	Migration
+	Applied bool
+}

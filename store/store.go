@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Drivers wrap them with context; test with errors.Is.
+var (
+	// ErrNotFound: the record does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrVersionConflict: the stream or state is not at the expected version.
+	ErrVersionConflict = errors.New("store: version conflict")
+	// ErrDuplicate: a record with that key already exists.
+	ErrDuplicate = errors.New("store: duplicate")
+	// ErrClosed: the driver has been closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// AnyVersion as an expected version skips the concurrency check.
+const AnyVersion int64 = -1
+
+// Driver is a storage backend.
+type Driver interface {
+	// Name identifies the driver ("sqlite", "postgres").
+	Name() string
+	// Capabilities says what the backend can do beyond the interface.
+	Capabilities() Capabilities
+	// Executor runs each call in a transaction of its own.
+	Executor() Executor
+	// Begin starts a write transaction.
+	Begin(ctx context.Context) (Tx, error)
+	// Close releases the backend. Calls after Close fail with ErrClosed.
+	Close() error
+}
+
+// Capabilities are backend differences callers may need to know of. A test
+// that needs one checks it and says so; it never skips silently.
+type Capabilities struct {
+	// ConcurrentWriters: several transactions may write at once (PostgreSQL)
+	// rather than one after another (SQLite's single writer).
+	ConcurrentWriters bool
+}
+
+// Tx is a write transaction. Rollback after Commit is a no-op, so callers
+// may defer it.
+type Tx interface {
+	Executor
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+// Executor is everything a driver does, in or outside a transaction.
+type Executor interface {
+	// EventsAppend appends events to a stream if it is at ExpectedVersion
+	// (0: the stream must not exist; AnyVersion: no check). The events get
+	// the versions that follow and increasing global positions.
+	EventsAppend(ctx context.Context, p *EventsAppendParams) (*EventsAppendResult, error)
+	// EventsReadStream reads a stream's events in version order.
+	EventsReadStream(ctx context.Context, p *EventsReadStreamParams) ([]*Event, error)
+	// EventsReadAll reads every stream's events in global position order.
+	EventsReadAll(ctx context.Context, p *EventsReadAllParams) ([]*Event, error)
+	// StreamVersion returns a stream's version (0 for a stream with no events).
+	StreamVersion(ctx context.Context, stream string) (int64, error)
+
+	// StateGet reads one state record; ErrNotFound if there is none.
+	StateGet(ctx context.Context, p *StateKey) (*StateRecord, error)
+	// StatePut writes a state record if it is at ExpectedVersion (0: it must
+	// not exist), else ErrVersionConflict.
+	StatePut(ctx context.Context, p *StatePutParams) (*StateRecord, error)
+
+	// IdempotencyGet reads an idempotency record; ErrNotFound if none.
+	IdempotencyGet(ctx context.Context, p *IdempotencyKey) (*IdempotencyRecord, error)
+	// IdempotencyPut records a command's outcome under its key; ErrDuplicate
+	// if the key is taken.
+	IdempotencyPut(ctx context.Context, p *IdempotencyRecord) error
+}
+
+// NewEvent is an event to append.
+type NewEvent struct {
+	ID       string // unique; the host generates it
+	Type     string
+	Data     []byte // JSON
+	Metadata []byte // JSON: command id, caller, correlation and causation ids
+}
+
+// Event is a stored event.
+type Event struct {
+	ID        string
+	Stream    string
+	Version   int64 // 1-based position in its stream
+	Position  int64 // global position, increasing in commit order
+	Type      string
+	Data      []byte
+	Metadata  []byte
+	CreatedAt time.Time
+}
+
+// EventsAppendParams are EventsAppend's arguments.
+type EventsAppendParams struct {
+	Stream          string
+	ExpectedVersion int64
+	Events          []NewEvent
+	Now             time.Time
+}
+
+// EventsAppendResult is what EventsAppend returns.
+type EventsAppendResult struct {
+	Events  []*Event
+	Version int64 // the stream's version after the append
+}
+
+// EventsReadStreamParams are EventsReadStream's arguments.
+type EventsReadStreamParams struct {
+	Stream       string
+	AfterVersion int64 // read versions above this
+	UpToVersion  int64 // 0: no upper bound
+	Limit        int   // 0: no limit
+}
+
+// EventsReadAllParams are EventsReadAll's arguments.
+type EventsReadAllParams struct {
+	AfterPosition int64
+	Limit         int // 0: a driver default of 1000
+}
+
+// StateKey names one state record.
+type StateKey struct {
+	Domain, Resource, ID string
+}
+
+// StateRecord is a stored state (read model) with its audit fields.
+type StateRecord struct {
+	StateKey
+	Data      []byte // JSON
+	Version   int64  // the aggregate version the state reflects
+	ETag      string
+	Tenant    string
+	CreatedAt time.Time
+	CreatedBy string
+	UpdatedAt time.Time
+	UpdatedBy string
+}
+
+// StatePutParams are StatePut's arguments.
+type StatePutParams struct {
+	StateKey
+	Data            []byte
+	Version         int64
+	ExpectedVersion int64
+	ETag            string
+	Tenant          string // kept from creation on; ignored on update
+	By              string // the user writing
+	Now             time.Time
+}
+
+// IdempotencyKey names one idempotency record.
+type IdempotencyKey struct {
+	Scope string // who may reuse the key: the host uses domain and caller
+	Key   string
+}
+
+// IdempotencyRecord is the remembered outcome of a command.
+type IdempotencyRecord struct {
+	IdempotencyKey
+	RequestHash string // the request the key was first used with
+	Status      int    // the HTTP status answered
+	Response    []byte // the body answered
+	CreatedAt   time.Time
+}

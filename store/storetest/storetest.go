@@ -1,0 +1,447 @@
+// Package storetest is the conformance suite for store drivers. A driver's
+// tests call Exercise with a function that opens a fresh, empty store; every
+// driver must pass the same suite unchanged. A behaviour that depends on a
+// backend capability checks store.Capabilities and says so in its name.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"fluvius.dev/fluvius/store"
+)
+
+// Open returns a new, empty, migrated store for one test. It registers the
+// store's cleanup with t.
+type Open func(t *testing.T) store.Driver
+
+// Exercise runs the conformance suite.
+func Exercise(t *testing.T, open Open) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, d store.Driver)
+	}{
+		{"AppendAssignsVersionsAndPositions", testAppendAssignsVersionsAndPositions},
+		{"AppendChecksExpectedVersion", testAppendChecksExpectedVersion},
+		{"AppendAnyVersion", testAppendAnyVersion},
+		{"AppendIsAllOrNothing", testAppendIsAllOrNothing},
+		{"ReadStreamWindows", testReadStreamWindows},
+		{"ReadAllInPositionOrder", testReadAllInPositionOrder},
+		{"StatePutAndGet", testStatePutAndGet},
+		{"StateVersionConflicts", testStateVersionConflicts},
+		{"TransactionCommitsTogether", testTransactionCommitsTogether},
+		{"TransactionRollsBackTogether", testTransactionRollsBackTogether},
+		{"Idempotency", testIdempotency},
+		{"ConcurrentAppendsToOneStream", testConcurrentAppendsToOneStream},
+		{"ClosedDriver", testClosedDriver},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func newEvents(prefix string, n int) []store.NewEvent {
+	out := make([]store.NewEvent, n)
+	for i := range out {
+		out[i] = store.NewEvent{
+			ID:       fmt.Sprintf("%s-%d", prefix, i),
+			Type:     "thing-happened",
+			Data:     []byte(fmt.Sprintf(`{"n":%d}`, i)),
+			Metadata: []byte(`{"by":"test"}`),
+		}
+	}
+	return out
+}
+
+func mustAppend(t *testing.T, x store.Executor, stream string, expected int64, evs []store.NewEvent) *store.EventsAppendResult {
+	t.Helper()
+	res, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: stream, ExpectedVersion: expected, Events: evs})
+	if err != nil {
+		t.Fatalf("append to %s at %d: %v", stream, expected, err)
+	}
+	return res
+}
+
+func testAppendAssignsVersionsAndPositions(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
+	res, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "a", Events: newEvents("a", 3), Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != 3 || len(res.Events) != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	for i, ev := range res.Events {
+		if ev.Version != int64(i+1) || ev.Stream != "a" || ev.ID != fmt.Sprintf("a-%d", i) {
+			t.Fatalf("event %d: %+v", i, ev)
+		}
+		if i > 0 && ev.Position <= res.Events[i-1].Position {
+			t.Fatalf("positions not increasing: %d after %d", ev.Position, res.Events[i-1].Position)
+		}
+		if !ev.CreatedAt.Equal(now) {
+			t.Fatalf("created at %v, want %v", ev.CreatedAt, now)
+		}
+	}
+	res2 := mustAppend(t, x, "a", 3, newEvents("a2", 1))
+	if res2.Version != 4 || res2.Events[0].Position <= res.Events[2].Position {
+		t.Fatalf("second append %+v", res2.Events[0])
+	}
+	v, err := x.StreamVersion(ctx, "a")
+	if err != nil || v != 4 {
+		t.Fatalf("stream version %d %v", v, err)
+	}
+	if v, err := x.StreamVersion(ctx, "none"); err != nil || v != 0 {
+		t.Fatalf("version of a missing stream %d %v", v, err)
+	}
+	got, err := x.EventsReadStream(ctx, &store.EventsReadStreamParams{Stream: "a"})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("read back %d events: %v", len(got), err)
+	}
+	if !bytes.Equal(got[1].Data, []byte(`{"n":1}`)) || !bytes.Equal(got[1].Metadata, []byte(`{"by":"test"}`)) ||
+		got[1].Type != "thing-happened" || got[1].Position != res.Events[1].Position {
+		t.Fatalf("stored event differs: %+v", got[1])
+	}
+}
+
+func testAppendChecksExpectedVersion(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	mustAppend(t, x, "s", 0, newEvents("s", 2))
+	for _, expected := range []int64{0, 1, 3, 10} {
+		_, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "s", ExpectedVersion: expected, Events: newEvents(fmt.Sprint("x", expected), 1)})
+		if !errors.Is(err, store.ErrVersionConflict) {
+			t.Fatalf("expected version %d on a stream at 2: got %v, want ErrVersionConflict", expected, err)
+		}
+	}
+	got, _ := x.EventsReadStream(ctx, &store.EventsReadStreamParams{Stream: "s"})
+	if len(got) != 2 {
+		t.Fatalf("conflicting appends wrote events: %d in stream", len(got))
+	}
+}
+
+func testAppendAnyVersion(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	mustAppend(t, x, "s", store.AnyVersion, newEvents("a", 1))
+	if res := mustAppend(t, x, "s", store.AnyVersion, newEvents("b", 2)); res.Version != 3 {
+		t.Fatalf("version %d", res.Version)
+	}
+}
+
+func testAppendIsAllOrNothing(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	mustAppend(t, x, "s", 0, newEvents("dup", 1))
+	// The second event reuses an id: the whole append must fail.
+	evs := append(newEvents("fresh", 1), newEvents("dup", 1)...)
+	_, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "t", ExpectedVersion: 0, Events: evs})
+	if !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("duplicate event id: got %v, want ErrDuplicate", err)
+	}
+	if v, _ := x.StreamVersion(ctx, "t"); v != 0 {
+		t.Fatalf("half an append was kept: stream at %d", v)
+	}
+	if _, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "t"}); err == nil {
+		t.Fatal("an append of no events succeeded")
+	}
+}
+
+func testReadStreamWindows(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	mustAppend(t, x, "s", 0, newEvents("s", 10))
+	mustAppend(t, x, "other", 0, newEvents("o", 3))
+	cases := []struct {
+		p     store.EventsReadStreamParams
+		first int64
+		n     int
+	}{
+		{store.EventsReadStreamParams{Stream: "s"}, 1, 10},
+		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 7}, 8, 3},
+		{store.EventsReadStreamParams{Stream: "s", UpToVersion: 4}, 1, 4},
+		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 2, UpToVersion: 5}, 3, 3},
+		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 2, Limit: 2}, 3, 2},
+		{store.EventsReadStreamParams{Stream: "missing"}, 0, 0},
+	}
+	for _, c := range cases {
+		got, err := x.EventsReadStream(ctx, &c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != c.n || (c.n > 0 && got[0].Version != c.first) {
+			t.Fatalf("%+v: got %d events", c.p, len(got))
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Version != got[i-1].Version+1 || got[i].Stream != c.p.Stream {
+				t.Fatalf("%+v: out of order or foreign event at %d", c.p, i)
+			}
+		}
+	}
+}
+
+func testReadAllInPositionOrder(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	var want []string
+	for i := 0; i < 5; i++ {
+		for _, s := range []string{"a", "b"} {
+			res := mustAppend(t, x, s, int64(i), newEvents(fmt.Sprintf("%s%d", s, i), 1))
+			want = append(want, res.Events[0].ID)
+		}
+	}
+	var got []string
+	after := int64(0)
+	for {
+		page, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{AfterPosition: after, Limit: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(page) > 3 {
+			t.Fatalf("page of %d over a limit of 3", len(page))
+		}
+		for _, ev := range page {
+			if ev.Position <= after {
+				t.Fatalf("position %d not after %d", ev.Position, after)
+			}
+			after = ev.Position
+			got = append(got, ev.ID)
+		}
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read all gave %v, appended %v", got, want)
+	}
+}
+
+func testStatePutAndGet(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	k := store.StateKey{Domain: "user", Resource: "user", ID: "u1"}
+	if _, err := x.StateGet(ctx, &k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get of a missing state: %v", err)
+	}
+	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	r, err := x.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(`{"v":1}`), Version: 1, ETag: "e1",
+		Tenant: "acme", By: "alice", Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Version != 1 || r.ETag != "e1" || r.Tenant != "acme" || r.CreatedBy != "alice" || !r.CreatedAt.Equal(t0) {
+		t.Fatalf("created %+v", r)
+	}
+	t1 := t0.Add(time.Hour)
+	if _, err := x.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(`{"v":2}`), Version: 3,
+		ExpectedVersion: 1, ETag: "e3", Tenant: "ignored", By: "bob", Now: t1}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.StateGet(ctx, &k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Data) != `{"v":2}` || got.Version != 3 || got.ETag != "e3" || got.Tenant != "acme" ||
+		got.CreatedBy != "alice" || got.UpdatedBy != "bob" || !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t1) {
+		t.Fatalf("updated %+v", got)
+	}
+	other := store.StateKey{Domain: "user", Resource: "profile", ID: "u1"}
+	if _, err := x.StateGet(ctx, &other); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("state leaked across resources: %v", err)
+	}
+}
+
+func testStateVersionConflicts(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	k := store.StateKey{Domain: "d", Resource: "r", ID: "1"}
+	put := func(expected, version int64) error {
+		_, err := x.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(fmt.Sprintf(`{"v":%d}`, version)),
+			Version: version, ExpectedVersion: expected, ETag: fmt.Sprint(version)})
+		return err
+	}
+	if err := put(0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(0, 1); !errors.Is(err, store.ErrVersionConflict) {
+		t.Fatalf("second create: %v", err)
+	}
+	if err := put(5, 6); !errors.Is(err, store.ErrVersionConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	other := store.StateKey{Domain: "d", Resource: "r", ID: "2"}
+	if _, err := x.StatePut(ctx, &store.StatePutParams{StateKey: other, Version: 2, ExpectedVersion: 1}); !errors.Is(err, store.ErrVersionConflict) {
+		t.Fatalf("update of a missing state: %v", err)
+	}
+	got, _ := x.StateGet(ctx, &k)
+	if got.Version != 1 || string(got.Data) != `{"v":1}` {
+		t.Fatalf("a refused put changed the state: %+v", got)
+	}
+}
+
+func testTransactionCommitsTogether(t *testing.T, d store.Driver) {
+	tx, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	mustAppend(t, tx, "s", 0, newEvents("s", 2))
+	k := store.StateKey{Domain: "d", Resource: "r", ID: "s"}
+	if _, err := tx.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(`{}`), Version: 2, ETag: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	// Inside the transaction its own writes are visible.
+	if v, err := tx.StreamVersion(ctx, "s"); err != nil || v != 2 {
+		t.Fatalf("version inside tx %d %v", v, err)
+	}
+	if _, err := tx.StateGet(ctx, &k); err != nil {
+		t.Fatalf("state inside tx: %v", err)
+	}
+	if err := tx.IdempotencyPut(ctx, &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{Scope: "sc", Key: "k"}, Status: 201}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x := d.Executor()
+	if v, _ := x.StreamVersion(ctx, "s"); v != 2 {
+		t.Fatalf("committed events missing: version %d", v)
+	}
+	if _, err := x.StateGet(ctx, &k); err != nil {
+		t.Fatalf("committed state missing: %v", err)
+	}
+	if _, err := x.IdempotencyGet(ctx, &store.IdempotencyKey{Scope: "sc", Key: "k"}); err != nil {
+		t.Fatalf("committed idempotency record missing: %v", err)
+	}
+}
+
+func testTransactionRollsBackTogether(t *testing.T, d store.Driver) {
+	tx, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, tx, "s", 0, newEvents("s", 1))
+	k := store.StateKey{Domain: "d", Resource: "r", ID: "s"}
+	if _, err := tx.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(`{}`), Version: 1, ETag: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	// A failed statement inside the transaction does not end it.
+	if _, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: "s", ExpectedVersion: 0, Events: newEvents("z", 1)}); !errors.Is(err, store.ErrVersionConflict) {
+		t.Fatalf("conflict inside tx: %v", err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("second rollback: %v", err)
+	}
+	x := d.Executor()
+	if v, _ := x.StreamVersion(ctx, "s"); v != 0 {
+		t.Fatalf("rolled back events kept: version %d", v)
+	}
+	if _, err := x.StateGet(ctx, &k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("rolled back state kept: %v", err)
+	}
+	// The store still takes writes after a rollback.
+	mustAppend(t, x, "s", 0, newEvents("after", 1))
+}
+
+func testIdempotency(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	k := store.IdempotencyKey{Scope: "user:alice", Key: "key-1"}
+	if _, err := x.IdempotencyGet(ctx, &k); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("missing key: %v", err)
+	}
+	rec := &store.IdempotencyRecord{IdempotencyKey: k, RequestHash: "h1", Status: 201, Response: []byte(`{"ok":1}`),
+		CreatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if err := x.IdempotencyPut(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := x.IdempotencyGet(ctx, &k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RequestHash != "h1" || got.Status != 201 || string(got.Response) != `{"ok":1}` || !got.CreatedAt.Equal(rec.CreatedAt) {
+		t.Fatalf("record %+v", got)
+	}
+	if err := x.IdempotencyPut(ctx, rec); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("reused key: %v", err)
+	}
+	if _, err := x.IdempotencyGet(ctx, &store.IdempotencyKey{Scope: "user:bob", Key: "key-1"}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("key leaked across scopes: %v", err)
+	}
+}
+
+// Many goroutines append to one stream, each reading the version and
+// appending at it. Exactly the acknowledged appends persist, with no
+// duplicate and no missing version.
+func testConcurrentAppendsToOneStream(t *testing.T, d store.Driver) {
+	const workers, attempts = 16, 20
+	x := d.Executor()
+	var acked atomic.Int64
+	var mu sync.Mutex
+	ackedIDs := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := 0; a < attempts; a++ {
+				v, err := x.StreamVersion(ctx, "hot")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				id := fmt.Sprintf("w%d-a%d", w, a)
+				_, err = x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "hot", ExpectedVersion: v,
+					Events: []store.NewEvent{{ID: id, Type: "t", Data: []byte(`{}`)}}})
+				if errors.Is(err, store.ErrVersionConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				acked.Add(1)
+				mu.Lock()
+				ackedIDs[id] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := x.EventsReadStream(ctx, &store.EventsReadStreamParams{Stream: "hot"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(got)) != acked.Load() {
+		t.Fatalf("%d events stored, %d appends acknowledged", len(got), acked.Load())
+	}
+	for i, ev := range got {
+		if ev.Version != int64(i+1) {
+			t.Fatalf("version %d at place %d", ev.Version, i+1)
+		}
+		if !ackedIDs[ev.ID] {
+			t.Fatalf("event %s stored but never acknowledged", ev.ID)
+		}
+	}
+}
+
+func testClosedDriver(t *testing.T, d store.Driver) {
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Begin(ctx); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("begin after close: %v", err)
+	}
+	if _, err := d.Executor().EventsAppend(ctx, &store.EventsAppendParams{Stream: "s", Events: newEvents("s", 1)}); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+	if _, err := d.Executor().StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: "1"}); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("read after close: %v", err)
+	}
+}
