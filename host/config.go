@@ -1,0 +1,68 @@
+package host
+
+import (
+	"log/slog"
+	"runtime"
+	"time"
+
+	"fluvius.dev/fluvius/store"
+)
+
+// Config configures a Host. The zero value of every field but Store has a
+// sensible default.
+type Config struct {
+	// Store is where events, state and idempotency records live. Required.
+	Store store.Driver
+	// CacheDir holds wazero's compilation cache; "" compiles in memory only.
+	CacheDir string
+	// Logger receives the host's and the guests' logs; nil uses slog.Default.
+	Logger *slog.Logger
+	// MaxInstances bounds the instances per plugin; 0 means 2 x GOMAXPROCS.
+	MaxInstances int
+	// MemoryLimitPages caps each instance's linear memory in 64 KiB pages;
+	// 0 means 2048 (128 MiB).
+	MemoryLimitPages uint32
+	// RecyclePages retires an instance whose memory grew past it; 0 means
+	// half of MemoryLimitPages. Go guests' memory only grows.
+	RecyclePages uint32
+	// GuestTimeout bounds one guest call. A guest past it is stopped and its
+	// instance discarded. 0 means 10s; negative disables the deadline, which
+	// makes guest code faster but lets a looping guest hold an instance
+	// forever.
+	GuestTimeout time.Duration
+	// MaxModuleBytes refuses larger modules; 0 means 64 MiB.
+	MaxModuleBytes int
+	// MaxConflictRetries bounds how often a command is decided again after
+	// a version conflict before the host answers 409; 0 means 3.
+	MaxConflictRetries int
+	// Now is the clock; nil uses time.Now. Tests set it.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.MaxInstances <= 0 {
+		c.MaxInstances = 2 * runtime.GOMAXPROCS(0)
+	}
+	if c.MemoryLimitPages == 0 {
+		c.MemoryLimitPages = 2048
+	}
+	if c.RecyclePages == 0 {
+		c.RecyclePages = c.MemoryLimitPages / 2
+	}
+	if c.GuestTimeout == 0 {
+		c.GuestTimeout = 10 * time.Second
+	}
+	if c.MaxModuleBytes <= 0 {
+		c.MaxModuleBytes = 64 << 20
+	}
+	if c.MaxConflictRetries <= 0 {
+		c.MaxConflictRetries = 3
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}

@@ -1,0 +1,392 @@
+package host
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/store"
+)
+
+// Command is a command as the HTTP layer hands it over.
+type Command struct {
+	Domain      string
+	Name        string
+	Resource    string
+	AggregateID string // "" with New set: the host generates one
+	New         bool   // addressed as :new
+	Payload     []byte // JSON; empty means {}
+	Caller      abi.Caller
+	// IdempotencyKey makes a retried command answer what it answered first.
+	IdempotencyKey string
+	// IfMatch is an ETag the aggregate must still have ("" for no check).
+	IfMatch       string
+	CorrelationID string
+	CausationID   string
+}
+
+// CommandResult is a command's outcome.
+type CommandResult struct {
+	Created     bool // a new aggregate was created (HTTP 201)
+	AggregateID string
+	Version     int64
+	ETag        string
+	Body        []byte // the JSON answer: {id, resource, data, events, version, etag}
+	Replayed    bool   // answered from an idempotency record
+}
+
+// commandBody is the JSON answer to a command. The host renders it once, so
+// an idempotent replay answers byte for byte what the first call answered.
+type commandBody struct {
+	ID       string          `json:"id"`
+	Resource string          `json:"resource"`
+	Data     json.RawMessage `json:"data"`
+	Events   []EventView     `json:"events"`
+	Version  int64           `json:"version"`
+	ETag     string          `json:"etag"`
+}
+
+// EventView is an event as the HTTP API shows it.
+type EventView struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Version   int64           `json:"version"`
+	Position  int64           `json:"position"`
+	Data      json.RawMessage `json:"data"`
+	Metadata  json.RawMessage `json:"metadata,omitempty"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// ViewEvent converts a stored event for the API.
+func ViewEvent(ev *store.Event, withMetadata bool) EventView {
+	v := EventView{ID: ev.ID, Type: ev.Type, Version: ev.Version, Position: ev.Position,
+		Data: json.RawMessage(ev.Data), CreatedAt: ev.CreatedAt}
+	if withMetadata {
+		v.Metadata = json.RawMessage(ev.Metadata)
+	}
+	return v
+}
+
+// eventMetadata is stored with every event: who and what caused it.
+type eventMetadata struct {
+	CommandID     string     `json:"command_id"`
+	Command       string     `json:"command"`
+	Caller        callerView `json:"caller"`
+	CorrelationID string     `json:"correlation_id,omitempty"`
+	CausationID   string     `json:"causation_id,omitempty"`
+	PluginSHA256  string     `json:"plugin_sha256"`
+}
+
+type callerView struct {
+	UserID string   `json:"user_id,omitempty"`
+	Tenant string   `json:"tenant,omitempty"`
+	Roles  []string `json:"roles,omitempty"`
+}
+
+// Stream returns the event stream name of an aggregate.
+func Stream(domain, resource, id string) string { return domain + "." + resource + "/" + id }
+
+// ETag derives a state's entity tag from what identifies it.
+func ETag(stream string, version int64, data []byte) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00", stream, version)
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// Dispatch runs one command: check it, let the plugin decide, and append
+// its events with the state and idempotency record in one transaction. A
+// version conflict (another command won the race) decides again from the
+// new state, a bounded number of times.
+func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, error) {
+	p, spec, err := h.resolve(cmd.Domain, cmd.Name, cmd.Resource)
+	if err != nil {
+		return nil, err
+	}
+	if cmd.New && !spec.New {
+		return nil, errorf(KindInvalid, "aggregate-id-required",
+			"command %s acts on an existing %s: address it by id, not :new", spec.Name, cmd.Resource)
+	}
+	if !cmd.New && cmd.AggregateID == "" {
+		return nil, errorf(KindInvalid, "aggregate-id-required", "command %s needs an aggregate id", spec.Name)
+	}
+	payload := cmd.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	if v := p.manifest.payloads[spec.Name].ValidateJSON(payload); len(v) > 0 {
+		return nil, &Error{Kind: KindInvalid, Code: "invalid-payload",
+			Message: fmt.Sprintf("the payload of %s does not match its schema", spec.Name), Details: v}
+	}
+	var idem *store.IdempotencyRecord
+	if cmd.IdempotencyKey != "" {
+		idem = &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{
+			Scope: cmd.Domain + "\x00" + cmd.Caller.Tenant + "\x00" + cmd.Caller.UserID, Key: cmd.IdempotencyKey},
+			RequestHash: requestHash(cmd, payload)}
+		if res, err := h.replay(ctx, idem); res != nil || err != nil {
+			return res, err
+		}
+	}
+	if cmd.New && cmd.AggregateID == "" {
+		cmd.AggregateID = uuid.Must(uuid.NewV7()).String()
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := h.attempt(ctx, p, spec, cmd, payload, idem)
+		if errors.Is(err, store.ErrDuplicate) && idem != nil {
+			// Another request with the same key committed first.
+			if res, rerr := h.replay(ctx, idem); res != nil || rerr != nil {
+				return res, rerr
+			}
+		}
+		if errors.Is(err, errRetired) && attempt < h.cfg.MaxConflictRetries {
+			if p, spec, err = h.resolve(cmd.Domain, cmd.Name, cmd.Resource); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !errors.Is(err, store.ErrVersionConflict) {
+			return res, err
+		}
+		if cmd.IfMatch != "" {
+			return nil, &Error{Kind: KindPreconditionFailed, Code: "precondition-failed",
+				Message: "the aggregate changed while the command was decided; If-Match no longer holds", Err: err}
+		}
+		if attempt >= h.cfg.MaxConflictRetries {
+			return nil, &Error{Kind: KindConflict, Code: "version-conflict",
+				Message: fmt.Sprintf("%s %s kept changing; gave up after %d attempts", cmd.Resource, cmd.AggregateID, attempt+1), Err: err}
+		}
+	}
+}
+
+// resolve finds the plugin and command spec, or says which part is unknown.
+func (h *Host) resolve(domain, command, resource string) (*Plugin, *abi.CommandSpec, error) {
+	p := h.Plugin(domain)
+	if p == nil {
+		return nil, nil, errorf(KindNotFound, "unknown-domain", "no domain %q is loaded", domain)
+	}
+	spec := p.manifest.Command(command)
+	if spec == nil {
+		return nil, nil, errorf(KindNotFound, "unknown-command", "domain %s has no command %q", domain, command)
+	}
+	if !slices.Contains(spec.Resources, resource) {
+		return nil, nil, errorf(KindNotFound, "unknown-resource", "command %s:%s does not apply to resource %q (it applies to %v)",
+			domain, command, resource, spec.Resources)
+	}
+	return p, spec, nil
+}
+
+func requestHash(cmd *Command, payload []byte) string {
+	id := cmd.AggregateID
+	if cmd.New {
+		id = ":new"
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", cmd.Domain, cmd.Name, cmd.Resource, id)
+	h.Write(payload)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// replay answers from an idempotency record if there is one.
+func (h *Host) replay(ctx context.Context, idem *store.IdempotencyRecord) (*CommandResult, error) {
+	rec, err := h.cfg.Store.Executor().IdempotencyGet(ctx, &idem.IdempotencyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading idempotency record: %w", err)
+	}
+	if rec.RequestHash != idem.RequestHash {
+		return nil, errorf(KindDomain, "idempotency-key-reused",
+			"the Idempotency-Key %q was already used for a different request", idem.Key)
+	}
+	var body commandBody
+	if err := json.Unmarshal(rec.Response, &body); err != nil {
+		return nil, fmt.Errorf("decoding idempotency record: %w", err)
+	}
+	return &CommandResult{Created: rec.Status == 201, AggregateID: body.ID, Version: body.Version,
+		ETag: body.ETag, Body: rec.Response, Replayed: true}, nil
+}
+
+func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cmd *Command, payload []byte, idem *store.IdempotencyRecord) (*CommandResult, error) {
+	key := store.StateKey{Domain: cmd.Domain, Resource: cmd.Resource, ID: cmd.AggregateID}
+	stream := Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)
+	current, err := h.cfg.Store.Executor().StateGet(ctx, &key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("loading %s: %w", stream, err)
+	}
+	exists := current != nil
+	if cmd.IfMatch != "" && (!exists || (cmd.IfMatch != "*" && cmd.IfMatch != current.ETag)) {
+		return nil, errorf(KindPreconditionFailed, "precondition-failed", "If-Match %q does not match the current ETag of %s %s",
+			cmd.IfMatch, cmd.Resource, cmd.AggregateID)
+	}
+	if !spec.New && !exists {
+		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", cmd.Resource, cmd.AggregateID)
+	}
+	if spec.New && exists {
+		return nil, errorf(KindConflict, "aggregate-exists", "%s %s already exists", cmd.Resource, cmd.AggregateID)
+	}
+	// Microseconds: what every store keeps, so replay sees the time deciding saw.
+	now := h.cfg.Now().UTC().Truncate(time.Microsecond)
+	env := abi.Command{
+		ID: uuid.Must(uuid.NewV7()).String(), Domain: cmd.Domain, Name: spec.Name, Resource: cmd.Resource,
+		AggregateID: cmd.AggregateID, Payload: payload, Caller: cmd.Caller,
+		CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, Time: now.UnixNano(),
+	}
+	if exists {
+		env.State, env.Version = current.Data, current.Version
+	}
+	var enc abi.Encoder
+	env.Encode(&enc)
+	out, err := p.call(ctx, abi.ExportHandle, enc.Bytes())
+	if errors.Is(err, errRetired) {
+		return nil, err // swapped out under us: Dispatch retries on the new plugin
+	}
+	if err != nil {
+		return nil, h.guestFailure(p, spec.Name, err)
+	}
+	var res abi.Result
+	if err := res.Decode(out); err != nil {
+		return nil, h.guestFailure(p, spec.Name, fmt.Errorf("decoding the guest's result: %w", err))
+	}
+	if err := statusError(p, spec, &res); err != nil {
+		return nil, err
+	}
+	if err := checkResult(p, &res); err != nil {
+		return nil, h.guestFailure(p, spec.Name, err)
+	}
+	body := commandBody{ID: cmd.AggregateID, Resource: cmd.Resource, Data: res.Response, Events: []EventView{}}
+	if body.Data == nil {
+		body.Data = res.State
+	}
+	if len(res.Events) == 0 {
+		// Nothing happened: nothing to write, and the aggregate stays as it was.
+		if exists {
+			body.Version, body.ETag = current.Version, current.ETag
+		}
+		return h.finish(ctx, nil, &body, false, idem)
+	}
+
+	newVersion := env.Version + int64(len(res.Events))
+	etag := ETag(stream, newVersion, res.State)
+	meta, _ := json.Marshal(eventMetadata{CommandID: env.ID, Command: spec.Name,
+		Caller:        callerView{UserID: cmd.Caller.UserID, Tenant: cmd.Caller.Tenant, Roles: cmd.Caller.Roles},
+		CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, PluginSHA256: p.id})
+	events := make([]store.NewEvent, len(res.Events))
+	for i, ev := range res.Events {
+		events[i] = store.NewEvent{ID: uuid.Must(uuid.NewV7()).String(), Type: ev.Type, Data: ev.Data, Metadata: meta}
+	}
+	tx, err := h.cfg.Store.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	appended, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: stream, ExpectedVersion: env.Version, Events: events, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	tenant := cmd.Caller.Tenant
+	if exists {
+		tenant = current.Tenant
+	}
+	if _, err := tx.StatePut(ctx, &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
+		ExpectedVersion: env.Version, ETag: etag, Tenant: tenant, By: cmd.Caller.UserID, Now: now}); err != nil {
+		return nil, err
+	}
+	for _, ev := range appended.Events {
+		body.Events = append(body.Events, ViewEvent(ev, false))
+	}
+	body.Version, body.ETag = newVersion, etag
+	return h.finish(ctx, tx, &body, spec.New, idem)
+}
+
+// finish renders the answer, records it under the idempotency key and
+// commits. Without a transaction (nothing to write but an idempotency
+// record) it opens one.
+func (h *Host) finish(ctx context.Context, tx store.Tx, body *commandBody, created bool, idem *store.IdempotencyRecord) (*CommandResult, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the answer: %w", err)
+	}
+	res := &CommandResult{Created: created, AggregateID: body.ID, Version: body.Version, ETag: body.ETag, Body: raw}
+	if tx == nil && idem == nil {
+		return res, nil
+	}
+	if tx == nil {
+		if tx, err = h.cfg.Store.Begin(ctx); err != nil {
+			return nil, err
+		}
+		defer tx.Rollback(ctx)
+	}
+	if idem != nil {
+		rec := *idem
+		rec.Status, rec.Response, rec.CreatedAt = 200, raw, h.cfg.Now()
+		if created {
+			rec.Status = 201
+		}
+		if err := tx.IdempotencyPut(ctx, &rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// statusError turns a guest's refusal into the matching error.
+func statusError(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
+	var details any
+	if len(res.Error.Details) > 0 && json.Valid(res.Error.Details) {
+		details = json.RawMessage(res.Error.Details)
+	}
+	switch res.Status {
+	case abi.StatusOK:
+		return nil
+	case abi.StatusDomainError:
+		return &Error{Kind: KindDomain, Code: res.Error.Code, Message: res.Error.Message, Details: details}
+	case abi.StatusInvalid:
+		return &Error{Kind: KindInvalid, Code: res.Error.Code, Message: res.Error.Message, Details: details}
+	case abi.StatusUnknownCommand:
+		// The manifest promised the command: the plugin contradicts itself.
+		return &Error{Kind: KindInternal, Code: "plugin-failed", Message: "the plugin failed to handle " + spec.Name,
+			Err: fmt.Errorf("plugin %s does not know command %s its manifest declares: %s", p.Domain(), spec.Name, res.Error.Message)}
+	}
+	return &Error{Kind: KindInternal, Code: "plugin-failed", Message: "the plugin failed to handle " + spec.Name,
+		Err: fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message)}
+}
+
+// checkResult refuses to store what a guest got wrong: undeclared events or
+// JSON that is not JSON would corrupt the log or the read model.
+func checkResult(p *Plugin, res *abi.Result) error {
+	for _, ev := range res.Events {
+		if !p.manifest.events[ev.Type] {
+			return fmt.Errorf("the guest emitted event %q, which its manifest does not declare", ev.Type)
+		}
+		if !json.Valid(ev.Data) {
+			return fmt.Errorf("the guest emitted event %q with invalid JSON data", ev.Type)
+		}
+	}
+	if !json.Valid(res.State) {
+		return errors.New("the guest returned a state that is not valid JSON")
+	}
+	if res.Response != nil && !json.Valid(res.Response) {
+		return errors.New("the guest returned a response that is not valid JSON")
+	}
+	return nil
+}
+
+// guestFailure logs what went wrong inside a plugin and returns the 500 a
+// client sees. The host itself carries on.
+func (h *Host) guestFailure(p *Plugin, command string, err error) error {
+	h.cfg.Logger.Error("plugin failed", "domain", p.Domain(), "command", command, "sha256", p.id[:12], "err", err)
+	return &Error{Kind: KindInternal, Code: "plugin-failed",
+		Message: fmt.Sprintf("the %s plugin failed while handling %s", p.Domain(), command), Err: err}
+}

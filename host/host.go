@@ -1,0 +1,168 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+)
+
+// Host runs plugins and dispatches commands to them.
+type Host struct {
+	cfg     Config
+	rt      wazero.Runtime
+	cache   wazero.CompilationCache
+	mu      sync.Mutex                           // serialises loads
+	plugins atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
+}
+
+// New starts a host: a wazero runtime with the host modules of the ABI.
+func New(ctx context.Context, cfg Config) (*Host, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("host: Config.Store is required")
+	}
+	cfg = cfg.withDefaults()
+	h := &Host{cfg: cfg}
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating compilation cache dir: %w", err)
+		}
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening compilation cache: %w", err)
+		}
+		h.cache = cache
+	}
+	h.rt = wazero.NewRuntimeWithConfig(ctx, newRuntimeConfig(cfg, h.cache))
+	// WASI is there for the toolchains' runtimes: no files, no network, no
+	// environment, and wazero's fake clock and deterministic randomness.
+	if _, err := wasi_snapshot_preview1.Instantiate(ctx, h.rt); err != nil {
+		h.rt.Close(ctx)
+		return nil, fmt.Errorf("instantiating WASI: %w", err)
+	}
+	if err := h.instantiateHostModules(ctx); err != nil {
+		h.rt.Close(ctx)
+		return nil, fmt.Errorf("instantiating host modules: %w", err)
+	}
+	empty := map[string]*Plugin{}
+	h.plugins.Store(&empty)
+	return h, nil
+}
+
+// Load compiles, checks and activates a module. A plugin for the same domain
+// is replaced: commands already running finish on the old one. On failure
+// the old plugin keeps serving.
+func (h *Host) Load(ctx context.Context, source string, wasm []byte) (*Plugin, error) {
+	p, err := h.load(ctx, source, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("loading plugin %s: %w", source, err)
+	}
+	h.activate(p)
+	h.cfg.Logger.Info("plugin loaded", "domain", p.Domain(), "source", source, "bytes", p.size,
+		"sha256", p.id[:12], "commands", len(p.manifest.Commands))
+	return p, nil
+}
+
+func (h *Host) activate(p *Plugin) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := *h.plugins.Load()
+	next := make(map[string]*Plugin, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	prev := next[p.Domain()]
+	next[p.Domain()] = p
+	h.plugins.Store(&next)
+	if prev != nil {
+		prev.retire()
+	}
+}
+
+// LoadFile loads a module from a file.
+func (h *Host) LoadFile(ctx context.Context, path string) (*Plugin, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading plugin: %w", err)
+	}
+	return h.Load(ctx, filepath.Base(path), wasm)
+}
+
+// LoadDir loads every .wasm file of dir and activates them together. Two
+// files serving the same domain are an error (which one won must not depend
+// on file names), and if any file fails none is activated.
+func (h *Host) LoadDir(ctx context.Context, dir string) ([]*Plugin, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.wasm"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	var loaded []*Plugin
+	fail := func(err error) ([]*Plugin, error) {
+		for _, p := range loaded {
+			p.retire()
+		}
+		return nil, err
+	}
+	seen := map[string]string{}
+	for _, path := range paths {
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			return fail(fmt.Errorf("loading plugin: %w", err))
+		}
+		name := filepath.Base(path)
+		p, err := h.load(ctx, name, wasm)
+		if err != nil {
+			return fail(fmt.Errorf("loading plugin %s: %w", name, err))
+		}
+		loaded = append(loaded, p)
+		if other, dup := seen[p.Domain()]; dup {
+			return fail(fmt.Errorf("domain %s is served by both %s and %s", p.Domain(), other, name))
+		}
+		seen[p.Domain()] = name
+	}
+	for _, p := range loaded {
+		h.activate(p)
+		h.cfg.Logger.Info("plugin loaded", "domain", p.Domain(), "source", p.source, "bytes", p.size,
+			"sha256", p.id[:12], "commands", len(p.manifest.Commands))
+	}
+	return loaded, nil
+}
+
+// Plugin returns the active plugin of a domain, or nil.
+func (h *Host) Plugin(domain string) *Plugin { return (*h.plugins.Load())[domain] }
+
+// Plugins returns the active plugins by domain name.
+func (h *Host) Plugins() []*Plugin {
+	m := *h.plugins.Load()
+	out := make([]*Plugin, 0, len(m))
+	for _, p := range m {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Domain() < out[j].Domain() })
+	return out
+}
+
+// Close retires every plugin and closes the runtime. Call it after the HTTP
+// server has stopped taking requests.
+func (h *Host) Close(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, p := range *h.plugins.Load() {
+		p.retire()
+	}
+	empty := map[string]*Plugin{}
+	h.plugins.Store(&empty)
+	err := h.rt.Close(ctx)
+	if h.cache != nil {
+		err = errors.Join(err, h.cache.Close(ctx))
+	}
+	return err
+}

@@ -1,0 +1,138 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/store"
+)
+
+// callState is what host functions know of the guest call they serve. It
+// travels in the context passed to the guest export, which wazero hands to
+// every host function the guest calls during that export.
+type callState struct {
+	plugin  *Plugin
+	pending []byte // the response take_response hands over
+}
+
+type callKey struct{}
+
+func stateOf(ctx context.Context) *callState {
+	cs, _ := ctx.Value(callKey{}).(*callState)
+	return cs
+}
+
+// maxLogBytes bounds one guest log line: a guest cannot flood the log.
+const maxLogBytes = 8 << 10
+
+// instantiateHostModules registers the host modules of the ABI (and WASI)
+// with the runtime. Signatures come from abi.HostFunctions, so the table
+// guests are checked against and the functions provided cannot disagree.
+func (h *Host) instantiateHostModules(ctx context.Context) error {
+	impls := map[string]map[string]api.GoModuleFunc{
+		abi.ModuleCore:  {abi.FuncTakeResponse: takeResponse},
+		abi.ModuleLog:   {abi.FuncLogWrite: h.logWrite},
+		abi.ModuleState: {abi.FuncStateGet: h.stateGet},
+	}
+	for module, sigs := range abi.HostFunctions {
+		b := h.rt.NewHostModuleBuilder(module)
+		for _, sig := range sigs {
+			fn, ok := impls[module][sig.Name]
+			if !ok {
+				return errors.New("host: no implementation of " + module + "." + sig.Name)
+			}
+			b.NewFunctionBuilder().WithGoModuleFunction(fn, valueTypes(sig.Params), valueTypes(sig.Results)).Export(sig.Name)
+		}
+		if _, err := b.Instantiate(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func valueTypes(ts []abi.ValueType) []api.ValueType {
+	out := make([]api.ValueType, len(ts))
+	for i, t := range ts {
+		if t == abi.I64 {
+			out[i] = api.ValueTypeI64
+		} else {
+			out[i] = api.ValueTypeI32
+		}
+	}
+	return out
+}
+
+func read(mod api.Module, ptr, n uint64) ([]byte, bool) {
+	return mod.Memory().Read(uint32(ptr), uint32(n))
+}
+
+// takeResponse: (ptr, len) -> i32.
+func takeResponse(ctx context.Context, mod api.Module, stack []uint64) {
+	cs := stateOf(ctx)
+	if cs == nil || cs.pending == nil {
+		stack[0] = api.EncodeI32(int32(abi.HostErrNoResponse))
+		return
+	}
+	n := min(uint32(stack[1]), uint32(len(cs.pending)))
+	if !mod.Memory().Write(uint32(stack[0]), cs.pending[:n]) {
+		stack[0] = api.EncodeI32(int32(abi.HostErrBadRequest))
+		return
+	}
+	cs.pending = nil
+	stack[0] = api.EncodeI32(int32(n))
+}
+
+// logWrite: (level, ptr, len).
+func (h *Host) logWrite(ctx context.Context, mod api.Module, stack []uint64) {
+	msg, ok := read(mod, stack[1], min(stack[2], maxLogBytes))
+	if !ok {
+		return
+	}
+	domain := ""
+	if cs := stateOf(ctx); cs != nil {
+		domain = cs.plugin.Domain()
+	}
+	h.cfg.Logger.Log(ctx, slog.Level(api.DecodeI32(stack[0])), string(msg), "source", "guest", "domain", domain)
+}
+
+// stateGet: (ptr, len) -> i64. Reads a committed state record of the
+// calling guest's own domain.
+func (h *Host) stateGet(ctx context.Context, mod api.Module, stack []uint64) {
+	cs := stateOf(ctx)
+	in, ok := read(mod, stack[0], stack[1])
+	var req abi.StateGetRequest
+	if cs == nil || !ok || req.Decode(in) != nil {
+		stack[0] = api.EncodeI64(int64(abi.HostErrBadRequest))
+		return
+	}
+	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Domain: cs.plugin.Domain(), Resource: req.Resource, ID: req.ID})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		stack[0] = api.EncodeI64(int64(abi.HostErrNotFound))
+		return
+	case err != nil:
+		h.cfg.Logger.Warn("guest state read failed", "domain", cs.plugin.Domain(), "err", err)
+		stack[0] = api.EncodeI64(int64(abi.HostErrUnavailable))
+		return
+	}
+	var e abi.Encoder
+	(&abi.StateRecord{Data: rec.Data, Version: rec.Version, ETag: rec.ETag, Tenant: rec.Tenant}).Encode(&e)
+	cs.pending = e.Bytes()
+	stack[0] = uint64(len(cs.pending))
+}
+
+// newRuntimeConfig is the wazero configuration every plugin runs under.
+func newRuntimeConfig(cfg Config, cache wazero.CompilationCache) wazero.RuntimeConfig {
+	rc := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(cfg.MemoryLimitPages).
+		WithCloseOnContextDone(cfg.GuestTimeout > 0)
+	if cache != nil {
+		rc = rc.WithCompilationCache(cache)
+	}
+	return rc
+}

@@ -1,0 +1,149 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+
+	"fluvius.dev/fluvius/abi"
+)
+
+// instance is one instantiated guest. It is never used by two goroutines at
+// once: the pool hands it to one caller at a time.
+type instance struct {
+	mod    api.Module
+	buffer api.Function
+	handle api.Function
+	apply  api.Function
+	stack  []uint64
+	stderr *tail
+}
+
+// newInstance instantiates the plugin's module, runs its initialisation and
+// looks its exports up once (a lookup per call costs microseconds).
+func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
+	stderr := &tail{max: 4 << 10}
+	cfg := wazero.NewModuleConfig().WithName("").WithStartFunctions().WithStdout(stderr).WithStderr(stderr)
+	mod, err := p.host.rt.InstantiateModule(ctx, p.compiled, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiating: %w", err)
+	}
+	in := &instance{mod: mod, stderr: stderr, stack: make([]uint64, 2)}
+	// Reactors (Go's c-shared wasip1 and TinyGo's) initialise their runtime
+	// and run package init functions in _initialize.
+	if init := mod.ExportedFunction("_initialize"); init != nil {
+		if _, err := init.Call(ctx); err != nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("initialising: %w%s", err, stderr.suffix())
+		}
+	}
+	in.buffer = mod.ExportedFunction(abi.ExportBuffer)
+	in.handle = mod.ExportedFunction(abi.ExportHandle)
+	in.apply = mod.ExportedFunction(abi.ExportApply)
+	ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ctx)
+	if err != nil {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("reading ABI version: %w", err)
+	}
+	if v := api.DecodeI32(ver[0]); v != abi.Version {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("guest speaks ABI version %d, the host serves version %d", v, abi.Version)
+	}
+	return in, nil
+}
+
+func (in *instance) close(ctx context.Context) { in.mod.Close(context.WithoutCancel(ctx)) }
+
+// memoryPages is the instance's current memory size in pages.
+func (in *instance) memoryPages() uint32 { return in.mod.Memory().Size() / 65536 }
+
+// manifest reads the guest's manifest.
+func (in *instance) manifest(ctx context.Context) ([]byte, error) {
+	res, err := in.mod.ExportedFunction(abi.ExportManifest).Call(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ptr, n := abi.Unpack(res[0])
+	if n == 0 {
+		return nil, errors.New("the guest returned an empty manifest: does it call sdk.Register?")
+	}
+	view, ok := in.mod.Memory().Read(ptr, n)
+	if !ok {
+		return nil, fmt.Errorf("the manifest at %d (+%d bytes) lies outside guest memory", ptr, n)
+	}
+	return bytes.Clone(view), nil
+}
+
+// invoke writes req into a guest buffer, calls fn on it and returns a copy
+// of the answer. Any error means the instance must be discarded.
+func (in *instance) invoke(ctx context.Context, fn api.Function, req []byte) ([]byte, error) {
+	in.stack[0] = uint64(len(req))
+	if err := in.buffer.CallWithStack(ctx, in.stack); err != nil {
+		return nil, err
+	}
+	ptr := uint32(in.stack[0])
+	if !in.mod.Memory().Write(ptr, req) {
+		return nil, fmt.Errorf("guest buffer at %d (+%d bytes) lies outside its memory", ptr, len(req))
+	}
+	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(req))
+	if err := fn.CallWithStack(ctx, in.stack); err != nil {
+		return nil, err
+	}
+	optr, n := abi.Unpack(in.stack[0])
+	if n == 0 {
+		return nil, errors.New("the guest answered nothing: does it call sdk.Register?")
+	}
+	view, ok := in.mod.Memory().Read(optr, n)
+	if !ok {
+		return nil, fmt.Errorf("the guest's answer at %d (+%d bytes) lies outside its memory", optr, n)
+	}
+	return bytes.Clone(view), nil
+}
+
+// describeFailure turns a failed guest call into a message for logs.
+func (in *instance) describeFailure(err error) string {
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		switch exit.ExitCode() {
+		case sys.ExitCodeDeadlineExceeded:
+			return "the guest call exceeded its deadline"
+		case sys.ExitCodeContextCanceled:
+			return "the guest call was cancelled"
+		}
+		return fmt.Sprintf("the guest exited with code %d%s", exit.ExitCode(), in.stderr.suffix())
+	}
+	return "the guest trapped: " + err.Error() + in.stderr.suffix()
+}
+
+// tail keeps the last max bytes a guest wrote to stdout or stderr, so a
+// trap's log line can say what the guest said before it died.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) suffix() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.buf) == 0 {
+		return ""
+	}
+	return "; guest output: " + string(bytes.TrimSpace(t.buf))
+}

@@ -1,0 +1,120 @@
+package host_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/internal/wasmbuild"
+	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/store/sqlite"
+)
+
+// Modules built once for the package: the real user example and a plugin
+// that misbehaves on request.
+var (
+	userWasm   []byte
+	faultyWasm []byte
+	cacheDir   string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "fluvius-host-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cacheDir = filepath.Join(dir, "cache")
+	ctx := context.Background()
+	for _, b := range []struct {
+		src string
+		dst *[]byte
+	}{{"../plugins/examples/user", &userWasm}, {"testdata/faulty", &faultyWasm}} {
+		out := filepath.Join(dir, filepath.Base(b.src)+".wasm")
+		if err := wasmbuild.Go(ctx, b.src, out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if *b.dst, err = os.ReadFile(out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	code := m.Run()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+type env struct {
+	host  *host.Host
+	store store.Driver
+	path  string
+}
+
+// newEnv starts a host on a fresh SQLite store with the user and faulty
+// plugins loaded.
+func newEnv(t testing.TB, mod func(*host.Config)) *env {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fluvius.db")
+	e := &env{path: path}
+	e.start(t, mod)
+	return e.load(t, ctx)
+}
+
+func (e *env) start(t testing.TB, mod func(*host.Config)) {
+	t.Helper()
+	d, err := sqlite.Open(context.Background(), e.path, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := host.Config{Store: d, CacheDir: cacheDir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if testing.Verbose() {
+		cfg.Logger = slog.Default()
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	h, err := host.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.host, e.store = h, d
+	t.Cleanup(e.stop)
+}
+
+func (e *env) stop() {
+	if e.host != nil {
+		e.host.Close(context.Background())
+		e.store.Close()
+		e.host = nil
+	}
+}
+
+func (e *env) load(t testing.TB, ctx context.Context) *env {
+	t.Helper()
+	if _, err := e.host.Load(ctx, "user.wasm", userWasm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.host.Load(ctx, "faulty.wasm", faultyWasm); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}

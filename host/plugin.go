@@ -1,0 +1,162 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"fluvius.dev/fluvius/abi"
+)
+
+// Plugin is one loaded module serving one domain.
+type Plugin struct {
+	host     *Host
+	id       string // sha256 of the module, hex
+	source   string // where it came from, for logs
+	size     int
+	loadedAt time.Time
+	compiled wazero.CompiledModule
+	manifest *compiledManifest
+	rawMan   []byte
+	pool     *pool
+}
+
+// Domain returns the plugin's domain name.
+func (p *Plugin) Domain() string { return p.manifest.Domain }
+
+// ID returns the content address of the module (sha256, hex).
+func (p *Plugin) ID() string { return p.id }
+
+// Source says where the module was loaded from.
+func (p *Plugin) Source() string { return p.source }
+
+// Size returns the module's size in bytes.
+func (p *Plugin) Size() int { return p.size }
+
+// LoadedAt returns when the plugin was loaded.
+func (p *Plugin) LoadedAt() time.Time { return p.loadedAt }
+
+// Manifest returns the plugin's checked manifest.
+func (p *Plugin) Manifest() abi.Manifest { return p.manifest.Manifest }
+
+// ManifestJSON returns the manifest as the guest wrote it.
+func (p *Plugin) ManifestJSON() []byte { return p.rawMan }
+
+// Instances returns how many instances the plugin has now.
+func (p *Plugin) Instances() int { return p.pool.size() }
+
+// load compiles and checks a module, instantiates one instance (which runs
+// its initialisation and proves it works) and reads its manifest. On any
+// failure everything built so far is released.
+func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin, err error) {
+	if len(wasm) > h.cfg.MaxModuleBytes {
+		return nil, fmt.Errorf("module is %d bytes, more than the limit of %d", len(wasm), h.cfg.MaxModuleBytes)
+	}
+	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
+		return nil, fmt.Errorf("not a WebAssembly module (no \\0asm header)")
+	}
+	sum := sha256.Sum256(wasm)
+	p := &Plugin{host: h, id: hex.EncodeToString(sum[:]), source: source, size: len(wasm), loadedAt: h.cfg.Now()}
+	p.compiled, err = h.rt.CompileModule(ctx, wasm)
+	if err != nil {
+		return nil, fmt.Errorf("compiling: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			p.compiled.Close(ctx)
+		}
+	}()
+	if err := checkModule(p.compiled); err != nil {
+		return nil, err
+	}
+	p.pool = newPool(h.cfg.MaxInstances, p.newInstance)
+	in, err := p.pool.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := in.manifest(ctx)
+	if err != nil {
+		p.pool.discard(in)
+		return nil, fmt.Errorf("reading manifest: %w", err)
+	}
+	p.pool.put(in)
+	var m abi.Manifest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields() // a manifest asking for what this host does not know is refused, not half-served
+	if err := dec.Decode(&m); err != nil {
+		p.pool.close(nil)
+		return nil, fmt.Errorf("decoding manifest: %w", err)
+	}
+	if p.manifest, err = checkManifest(m); err != nil {
+		p.pool.close(nil)
+		return nil, fmt.Errorf("checking manifest: %w", err)
+	}
+	p.rawMan = raw
+	return p, nil
+}
+
+// retire stops lending instances; the compiled module is released once the
+// last lent instance comes back.
+func (p *Plugin) retire() {
+	p.pool.close(func() { p.compiled.Close(context.Background()) })
+}
+
+// lend runs fn with an instance and returns the instance to the pool, or
+// discards it if fn failed in the guest (a trap, an exit, a deadline) or the
+// instance grew past the recycling size.
+func (p *Plugin) lend(ctx context.Context, fn func(in *instance) error) error {
+	in, err := p.pool.get(ctx)
+	if err != nil {
+		return err
+	}
+	if err := fn(in); err != nil {
+		p.pool.discard(in)
+		return err
+	}
+	if in.memoryPages() > p.host.cfg.RecyclePages {
+		p.pool.discard(in)
+		return nil
+	}
+	p.pool.put(in)
+	return nil
+}
+
+// guestError marks an error raised by the guest call itself.
+type guestError struct {
+	msg string
+	err error
+}
+
+func (e *guestError) Error() string { return e.msg }
+func (e *guestError) Unwrap() error { return e.err }
+
+// call invokes a guest export with request bytes and returns the answer.
+func (p *Plugin) call(ctx context.Context, export string, req []byte) ([]byte, error) {
+	cs := &callState{plugin: p}
+	gctx := context.WithValue(context.WithoutCancel(ctx), callKey{}, cs)
+	if t := p.host.cfg.GuestTimeout; t > 0 {
+		var cancel context.CancelFunc
+		gctx, cancel = context.WithTimeout(gctx, t)
+		defer cancel()
+	}
+	var out []byte
+	err := p.lend(ctx, func(in *instance) error {
+		fn := in.handle
+		if export == abi.ExportApply {
+			fn = in.apply
+		}
+		var err error
+		out, err = in.invoke(gctx, fn, req)
+		if err != nil {
+			return &guestError{msg: in.describeFailure(err), err: err}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,110 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+)
+
+var errRetired = errors.New("plugin retired")
+
+// pool lends instances of one plugin, one caller at a time each, creating
+// them on demand up to a bound. An instance that failed is discarded, never
+// returned: a trap costs that instance, not the host.
+type pool struct {
+	idle   chan *instance
+	slots  chan struct{} // one token per live instance
+	create func(context.Context) (*instance, error)
+	mu     sync.Mutex // orders put and discard against close
+	closed atomic.Bool
+	onIdle func() // called once, when closed and the last instance is gone
+}
+
+func newPool(max int, create func(context.Context) (*instance, error)) *pool {
+	return &pool{idle: make(chan *instance, max), slots: make(chan struct{}, max), create: create}
+}
+
+// get returns an idle instance, a new one if the bound allows, or waits.
+func (p *pool) get(ctx context.Context) (*instance, error) {
+	if p.closed.Load() {
+		return nil, errRetired
+	}
+	select {
+	case in := <-p.idle:
+		return in, nil
+	default:
+	}
+	select {
+	case in := <-p.idle:
+		return in, nil
+	case p.slots <- struct{}{}:
+		in, err := p.create(ctx)
+		if err != nil {
+			p.release()
+			return nil, err
+		}
+		return in, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// put returns a healthy instance.
+func (p *pool) put(in *instance) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Load() {
+		in.close(context.Background())
+		p.releaseLocked()
+		return
+	}
+	p.idle <- in // never blocks: idle has room for every slot
+}
+
+// discard drops an instance that failed or grew too large.
+func (p *pool) discard(in *instance) {
+	in.close(context.Background())
+	p.release()
+}
+
+func (p *pool) release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.releaseLocked()
+}
+
+func (p *pool) releaseLocked() {
+	<-p.slots
+	if p.closed.Load() && len(p.slots) == 0 && p.onIdle != nil {
+		p.onIdle()
+		p.onIdle = nil
+	}
+}
+
+// close retires the pool: idle instances close now, lent ones when they come
+// back; onIdle runs once none is left.
+func (p *pool) close(onIdle func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed.Swap(true) {
+		return
+	}
+	p.onIdle = onIdle
+	for {
+		select {
+		case in := <-p.idle:
+			in.close(context.Background())
+			<-p.slots
+		default:
+			if len(p.slots) == 0 && p.onIdle != nil {
+				p.onIdle()
+				p.onIdle = nil
+			}
+			return
+		}
+	}
+}
+
+// size returns the number of live instances.
+func (p *pool) size() int { return len(p.slots) }

@@ -1,0 +1,90 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/store"
+)
+
+// checkResource says whether a domain serves a resource.
+func (h *Host) checkResource(domain, resource string) (*Plugin, error) {
+	p := h.Plugin(domain)
+	if p == nil {
+		return nil, errorf(KindNotFound, "unknown-domain", "no domain %q is loaded", domain)
+	}
+	if p.manifest.Aggregate(resource) == nil {
+		return nil, errorf(KindNotFound, "unknown-resource", "domain %s has no resource %q", domain, resource)
+	}
+	return p, nil
+}
+
+// State returns an aggregate's current state record.
+func (h *Host) State(ctx context.Context, domain, resource, id string) (*store.StateRecord, error) {
+	if _, err := h.checkResource(domain, resource); err != nil {
+		return nil, err
+	}
+	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Domain: domain, Resource: resource, ID: id})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", resource, id)
+	}
+	return rec, err
+}
+
+// Events returns an aggregate's events after a version, oldest first.
+func (h *Host) Events(ctx context.Context, domain, resource, id string, after int64, limit int) ([]*store.Event, error) {
+	if _, err := h.checkResource(domain, resource); err != nil {
+		return nil, err
+	}
+	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
+		Stream: Stream(domain, resource, id), AfterVersion: after, Limit: limit})
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 && after == 0 {
+		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s has no events", resource, id)
+	}
+	return evs, nil
+}
+
+// StateAt rebuilds an aggregate's state as it was at a version by replaying
+// its events through the active plugin's appliers: time travel, and a check
+// that the stored state is what the events say.
+func (h *Host) StateAt(ctx context.Context, domain, resource, id string, version int64) ([]byte, error) {
+	p, err := h.checkResource(domain, resource)
+	if err != nil {
+		return nil, err
+	}
+	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
+		Stream: Stream(domain, resource, id), UpToVersion: version})
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s has no events", resource, id)
+	}
+	if version > 0 && evs[len(evs)-1].Version < version {
+		return nil, errorf(KindNotFound, "version-not-found", "%s %s has no version %d (it is at %d)",
+			resource, id, version, evs[len(evs)-1].Version)
+	}
+	req := abi.ApplyRequest{Resource: resource, AggregateID: id, Events: make([]abi.Event, len(evs))}
+	for i, ev := range evs {
+		req.Events[i] = abi.Event{Type: ev.Type, Data: ev.Data, Version: ev.Version, Time: ev.CreatedAt.UnixNano()}
+	}
+	var enc abi.Encoder
+	req.Encode(&enc)
+	out, err := p.call(ctx, abi.ExportApply, enc.Bytes())
+	if err != nil {
+		return nil, h.guestFailure(p, "apply", err)
+	}
+	var res abi.ApplyResult
+	if err := res.Decode(out); err != nil {
+		return nil, h.guestFailure(p, "apply", fmt.Errorf("decoding the guest's apply result: %w", err))
+	}
+	if res.Status != abi.StatusOK {
+		return nil, h.guestFailure(p, "apply", fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message))
+	}
+	return res.State, nil
+}

@@ -1,0 +1,77 @@
+// Command faulty is a plugin that misbehaves on request, for the host's
+// sandbox tests: it panics, spins, hoards memory, and reads state through
+// the host.
+package main
+
+import (
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/sdk"
+	"fluvius.dev/fluvius/sdk/jsonlite"
+)
+
+var domain = sdk.NewDomain("faulty", sdk.Meta{Revision: 1, Title: "Misbehaving plugin"})
+
+type thing struct{ N int64 }
+
+func (t *thing) EncodeJSON(w *jsonlite.Writer) { w.BeginObject().Key("n").Int(t.N).EndObject() }
+func (t *thing) DecodeJSON(v jsonlite.Value) error {
+	t.N = v.Get("n").Int()
+	return nil
+}
+
+type raw []byte
+
+func (r raw) EncodeJSON(w *jsonlite.Writer) { w.Raw(r) }
+
+var hoard [][]byte
+
+func init() {
+	a := sdk.NewAggregate[thing](domain, "thing")
+	a.Apply("touched", func(t *thing, e sdk.Event) error { t.N++; return nil })
+	act := func(name string, fn func(c *sdk.Call, t *thing, p jsonlite.Value) error) {
+		a.Action(sdk.Action[thing]{Name: name, EvtKey: "touched", New: name == "create",
+			Payload: sdk.Object().AllowExtra(), Handle: fn})
+	}
+	act("create", func(c *sdk.Call, t *thing, p jsonlite.Value) error { return c.Emit(nil) })
+	act("touch", func(c *sdk.Call, t *thing, p jsonlite.Value) error { return c.Emit(nil) })
+	act("panic", func(c *sdk.Call, t *thing, p jsonlite.Value) error { panic("deliberate panic") })
+	act("spin", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		for n := 0; ; n++ {
+			if n < 0 {
+				return nil
+			}
+		}
+	})
+	act("hoard", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		for {
+			b := make([]byte, 1<<20)
+			b[0] = 1
+			hoard = append(hoard, b)
+		}
+	})
+	act("fail", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		return sdk.Fail("nope", "refused on purpose").WithDetails(raw(`{"why":"testing"}`))
+	})
+	act("read", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		rec, found, err := c.ReadState("thing", p.Get("id").Str())
+		if err != nil {
+			return err
+		}
+		c.Log(abi.LogInfo, "read state of "+p.Get("id").Str())
+		if !found {
+			c.Respond(raw(`{"found":false}`))
+			return nil
+		}
+		var w jsonlite.Writer
+		w.BeginObject().Key("found").Bool(true).Key("version").Int(rec.Version).Key("data").Raw(rec.Data).EndObject()
+		c.Respond(raw(w.Bytes()))
+		return nil
+	})
+	act("noop", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		c.Respond(raw(`{"nothing":"happened"}`))
+		return nil
+	})
+	sdk.Register(domain)
+}
+
+func main() {}

@@ -1,0 +1,182 @@
+package host
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/host/internal/schema"
+)
+
+// checkModule compares a compiled module's imports and exports with the ABI
+// before anything of it runs, and says exactly what does not match.
+func checkModule(cm wazero.CompiledModule) error {
+	var problems []string
+	for _, f := range cm.ImportedFunctions() {
+		module, name, _ := f.Import()
+		if module == abi.ModuleWASI {
+			continue
+		}
+		sigs, ok := abi.HostFunctions[module]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("imports %s.%s from unknown host module %q", module, name, module))
+			continue
+		}
+		found := false
+		for _, sig := range sigs {
+			if sig.Name == name {
+				found = true
+				if got := signature(f); got != sigString(sig) {
+					problems = append(problems, fmt.Sprintf("imports %s.%s as %s, the host provides %s", module, name, got, sigString(sig)))
+				}
+			}
+		}
+		if !found {
+			problems = append(problems, fmt.Sprintf("imports %s.%s, which host module %s does not provide", module, name, module))
+		}
+	}
+	for _, m := range cm.ImportedMemories() {
+		module, name, _ := m.Import()
+		problems = append(problems, fmt.Sprintf("imports memory %s.%s; a guest must define its own", module, name))
+	}
+	exports := cm.ExportedFunctions()
+	for _, sig := range abi.RequiredExports {
+		f, ok := exports[sig.Name]
+		if !ok {
+			problems = append(problems, fmt.Sprintf("does not export %s %s", sig.Name, sigString(sig)))
+			continue
+		}
+		if got := signature(f); got != sigString(sig) {
+			problems = append(problems, fmt.Sprintf("exports %s as %s, the ABI needs %s", sig.Name, got, sigString(sig)))
+		}
+	}
+	if _, ok := cm.ExportedMemories()["memory"]; !ok {
+		problems = append(problems, `does not export its memory as "memory"`)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("module is not a Fluvius ABI v%d plugin: it %s", abi.Version, strings.Join(problems, "; it "))
+	}
+	return nil
+}
+
+func signature(f api.FunctionDefinition) string {
+	var b strings.Builder
+	b.WriteString("(")
+	for i, t := range f.ParamTypes() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(api.ValueTypeName(t))
+	}
+	b.WriteString(") -> (")
+	for i, t := range f.ResultTypes() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(api.ValueTypeName(t))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func sigString(s abi.FuncSig) string {
+	join := func(ts []abi.ValueType) string {
+		parts := make([]string, len(ts))
+		for i, t := range ts {
+			parts[i] = string(t)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return "(" + join(s.Params) + ") -> (" + join(s.Results) + ")"
+}
+
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9]*(-[a-z0-9]+)*$`)
+
+// compiledManifest is a checked manifest with its payload validators.
+type compiledManifest struct {
+	abi.Manifest
+	payloads map[string]*schema.Validator // by command
+	events   map[string]bool              // declared event types
+}
+
+// checkManifest validates what a guest says of itself.
+func checkManifest(m abi.Manifest) (*compiledManifest, error) {
+	if m.ABIVersion != abi.Version {
+		return nil, fmt.Errorf("manifest declares ABI version %d, the host serves %d", m.ABIVersion, abi.Version)
+	}
+	if !namePattern.MatchString(m.Domain) {
+		return nil, fmt.Errorf("domain name %q must be lower-case words joined by '-'", m.Domain)
+	}
+	cm := &compiledManifest{Manifest: m, payloads: map[string]*schema.Validator{}, events: map[string]bool{}}
+	aggregates := map[string]bool{}
+	resources := map[string]string{}
+	for _, a := range m.Aggregates {
+		if !namePattern.MatchString(a.Name) || aggregates[a.Name] {
+			return nil, fmt.Errorf("aggregate name %q is invalid or declared twice", a.Name)
+		}
+		aggregates[a.Name] = true
+		if len(a.Resources) == 0 {
+			return nil, fmt.Errorf("aggregate %s declares no resources", a.Name)
+		}
+		for _, r := range a.Resources {
+			if !namePattern.MatchString(r) {
+				return nil, fmt.Errorf("aggregate %s: resource name %q must be lower-case words joined by '-'", a.Name, r)
+			}
+			if owner, ok := resources[r]; ok {
+				return nil, fmt.Errorf("resource %s belongs to both aggregate %s and %s", r, owner, a.Name)
+			}
+			resources[r] = a.Name
+		}
+		if a.State != nil {
+			if _, err := schema.Compile(a.State, "aggregate "+a.Name+" state"); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, e := range m.Events {
+		if e.Type == "" || !aggregates[e.Aggregate] {
+			return nil, fmt.Errorf("event %q names unknown aggregate %q", e.Type, e.Aggregate)
+		}
+		cm.events[e.Type] = true
+	}
+	for _, c := range m.Commands {
+		if !namePattern.MatchString(c.Name) {
+			return nil, fmt.Errorf("command name %q must be lower-case words joined by '-'", c.Name)
+		}
+		if _, dup := cm.payloads[c.Name]; dup {
+			return nil, fmt.Errorf("command %s is declared twice", c.Name)
+		}
+		if !aggregates[c.Aggregate] {
+			return nil, fmt.Errorf("command %s names unknown aggregate %q", c.Name, c.Aggregate)
+		}
+		if len(c.Resources) == 0 {
+			return nil, fmt.Errorf("command %s applies to no resource", c.Name)
+		}
+		for _, r := range c.Resources {
+			if resources[r] != c.Aggregate {
+				return nil, fmt.Errorf("command %s: resource %q is not one of aggregate %s's", c.Name, r, c.Aggregate)
+			}
+		}
+		if c.EvtKey != "" && !cm.events[c.EvtKey] {
+			return nil, fmt.Errorf("command %s: evt_key %q is not a declared event (is its applier registered?)", c.Name, c.EvtKey)
+		}
+		payload := c.Payload
+		if payload == nil {
+			no := false
+			payload = &abi.Schema{Type: "object", AdditionalProperties: &no}
+		}
+		if payload.Type != "object" {
+			return nil, fmt.Errorf("command %s: the payload must be an object, not %s", c.Name, payload.Type)
+		}
+		v, err := schema.Compile(payload, "command "+c.Name+" payload")
+		if err != nil {
+			return nil, err
+		}
+		cm.payloads[c.Name] = v
+	}
+	return cm, nil
+}
