@@ -19,7 +19,7 @@ type Host struct {
 	cfg     Config
 	rt      wazero.Runtime
 	cache   wazero.CompilationCache
-	mu      sync.Mutex                           // serialises loads
+	mu      sync.Mutex                         // serialises loads
 	plugins atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
 }
 

@@ -72,11 +72,15 @@ type env struct {
 // plugins loaded.
 func newEnv(t testing.TB, mod func(*host.Config)) *env {
 	t.Helper()
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "fluvius.db")
-	e := &env{path: path}
+	return bareEnv(t, mod).load(t, context.Background())
+}
+
+// bareEnv starts a host with no plugin loaded.
+func bareEnv(t testing.TB, mod func(*host.Config)) *env {
+	t.Helper()
+	e := &env{path: filepath.Join(t.TempDir(), "fluvius.db")}
 	e.start(t, mod)
-	return e.load(t, ctx)
+	return e
 }
 
 func (e *env) start(t testing.TB, mod func(*host.Config)) {
