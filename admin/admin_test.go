@@ -1,0 +1,298 @@
+package admin_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/internal/wasmbuild"
+	"fluvius.dev/fluvius/store/sqlite"
+)
+
+var (
+	pluginsDir string
+	cacheDir   string
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "fluvius-admin-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	pluginsDir, cacheDir = filepath.Join(dir, "plugins"), filepath.Join(dir, "cache")
+	for _, src := range []string{"../plugins/examples/user", "../host/testdata/faulty"} {
+		if err := wasmbuild.Go(context.Background(), src, filepath.Join(pluginsDir, filepath.Base(src)+".wasm")); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	code := m.Run()
+	if code == 0 {
+		// fasthttp's worker pool cleaner sleeps out its interval after a
+		// shutdown before it notices; it exits on its own.
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2")); err != nil {
+			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
+			return 1
+		}
+	}
+	return code
+}
+
+// server is a real host behind a real listener.
+type server struct {
+	url     string
+	dataDir string
+	stop    func()
+}
+
+func startServer(t *testing.T, dataDir string) *server {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "fluvius.db"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	h, err := host.New(ctx, host.Config{Store: st, CacheDir: cacheDir, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.LoadDir(ctx, pluginsDir); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := admin.New(h, admin.Options{Logger: log, BodyLimit: 64 << 10})
+	done := make(chan struct{})
+	go func() { srv.Serve(ln); close(done) }()
+	s := &server{url: "http://" + ln.Addr().String(), dataDir: dataDir}
+	stopped := false
+	s.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		srv.Shutdown(ctx)
+		<-done
+		h.Close(ctx)
+		st.Close()
+		http.DefaultClient.CloseIdleConnections()
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    []byte
+}
+
+func (s *server) do(t *testing.T, method, path, body string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	r := response{status: res.StatusCode, header: res.Header}
+	r.raw, _ = io.ReadAll(res.Body)
+	if len(r.raw) > 0 {
+		if err := json.Unmarshal(r.raw, &r.body); err != nil {
+			t.Fatalf("%s %s answered non-JSON %q", method, path, r.raw)
+		}
+	}
+	return r
+}
+
+func (r response) want(t *testing.T, status int) response {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d: %s", r.status, status, r.raw)
+	}
+	return r
+}
+
+// problem checks an error answer is a problem body with the given code.
+func (r response) problem(t *testing.T, status int, code string) response {
+	t.Helper()
+	r.want(t, status)
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q for a problem", ct)
+	}
+	if r.body["code"] != code || r.body["status"] != float64(status) || r.body["detail"] == "" || r.body["title"] == "" {
+		t.Fatalf("problem %s, want code %s", r.raw, code)
+	}
+	return r
+}
+
+func TestUserWalkthrough(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	created := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`,
+		"X-Fluvius-User", "alice", "X-Fluvius-Tenant", "acme").want(t, 201)
+	id := created.body["id"].(string)
+	if created.header.Get("Location") != "/user.user/"+id || created.header.Get("ETag") != `"`+created.body["etag"].(string)+`"` {
+		t.Fatalf("headers %v", created.header)
+	}
+	if created.body["version"] != float64(1) || created.body["data"].(map[string]any)["email"] != "ann@example.com" {
+		t.Fatalf("created %s", created.raw)
+	}
+	evs := created.body["events"].([]any)
+	if len(evs) != 1 || evs[0].(map[string]any)["type"] != "user-created" {
+		t.Fatalf("events %v", evs)
+	}
+
+	state := s.do(t, "GET", "/user.user/"+id, "").want(t, 200)
+	if state.body["version"] != float64(1) || state.body["created_by"] != "alice" || state.body["tenant"] != "acme" {
+		t.Fatalf("state %s", state.raw)
+	}
+	s.do(t, "GET", "/user.user/"+id, "", "If-None-Match", state.header.Get("ETag")).want(t, 304)
+
+	updated := s.do(t, "POST", "/user:update-user/user/"+id, `{"name":"Ann B"}`, "If-Match", state.header.Get("ETag")).want(t, 200)
+	if updated.body["version"] != float64(2) || updated.body["data"].(map[string]any)["name"] != "Ann B" {
+		t.Fatalf("updated %s", updated.raw)
+	}
+	// The old ETag is stale now.
+	s.do(t, "POST", "/user:update-user/user/"+id, `{"name":"Ann C"}`, "If-Match", state.header.Get("ETag")).
+		problem(t, 412, "precondition-failed")
+
+	events := s.do(t, "GET", "/user.user/"+id+"/events", "").want(t, 200)
+	list := events.body["events"].([]any)
+	if len(list) != 2 || list[1].(map[string]any)["metadata"].(map[string]any)["command"] != "update-user" {
+		t.Fatalf("events %s", events.raw)
+	}
+	page := s.do(t, "GET", "/user.user/"+id+"/events?after=1&limit=1", "").want(t, 200)
+	if l := page.body["events"].([]any); len(l) != 1 || l[0].(map[string]any)["version"] != float64(2) {
+		t.Fatalf("page %s", page.raw)
+	}
+	old := s.do(t, "GET", "/user.user/"+id+"?version=1", "").want(t, 200)
+	if old.body["data"].(map[string]any)["name"] != "Ann" {
+		t.Fatalf("state at version 1: %s", old.raw)
+	}
+
+	s.do(t, "POST", "/user:deactivate-user/user/"+id, `{"reason":"left"}`).want(t, 200)
+	refused := s.do(t, "POST", "/user:update-user/user/"+id, `{"name":"Zed"}`).problem(t, 422, "user-deactivated")
+	if !strings.Contains(refused.body["detail"].(string), "deactivated") {
+		t.Fatalf("detail %s", refused.raw)
+	}
+}
+
+func TestErrorsAreProblems(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201).body["id"].(string)
+	s.do(t, "POST", "/nope:create-user/user/:new", `{}`).problem(t, 404, "unknown-domain")
+	s.do(t, "POST", "/user:nope/user/:new", `{}`).problem(t, 404, "unknown-command")
+	s.do(t, "POST", "/user:create-user/nope/:new", `{}`).problem(t, 404, "unknown-resource")
+	s.do(t, "POST", "/user:update-user/user/missing", `{"name":"x"}`).problem(t, 404, "aggregate-not-found")
+	s.do(t, "GET", "/user.user/missing", "").problem(t, 404, "aggregate-not-found")
+	s.do(t, "GET", "/user.nope/x", "").problem(t, 404, "unknown-resource")
+	s.do(t, "GET", "/nothing", "").problem(t, 404, "no-route")
+	s.do(t, "POST", "/user:create-user/user", `{}`).problem(t, 404, "no-route")
+	s.do(t, "PUT", "/user.user/"+id, `{}`).problem(t, 405, "method-not-allowed")
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":`).problem(t, 400, "invalid-payload")
+	bad := s.do(t, "POST", "/user:create-user/user/:new", `{"email":42,"extra":1}`).problem(t, 400, "invalid-payload")
+	if v := bad.body["details"].([]any); len(v) != 3 { // email type, extra unknown, name required
+		t.Fatalf("violations %s", bad.raw)
+	}
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"nope","name":"Ann"}`).problem(t, 422, "invalid-email")
+	s.do(t, "POST", "/user:create-user/user/"+id, `{"email":"b@example.com","name":"B"}`).problem(t, 409, "aggregate-exists")
+	s.do(t, "POST", "/user:update-user/user/:new", `{"name":"x"}`).problem(t, 400, "aggregate-id-required")
+	s.do(t, "POST", "/user:create-user/user/:new", `email=a`, "Content-Type", "application/x-www-form-urlencoded").
+		problem(t, 415, "unsupported-media-type")
+	s.do(t, "POST", "/user:create-user/user/:new", `{"name":"`+strings.Repeat("x", 70<<10)+`"}`).problem(t, 413, "body-too-large")
+	s.do(t, "GET", "/user.user/"+id+"/events?limit=0", "").problem(t, 400, "invalid-query")
+	s.do(t, "GET", "/user.user/"+id+"?version=x", "").problem(t, 400, "invalid-query")
+	// After all that, nothing was written but the one user.
+	evs := s.do(t, "GET", "/user.user/"+id+"/events", "").want(t, 200)
+	if len(evs.body["events"].([]any)) != 1 {
+		t.Fatalf("bad requests wrote events: %s", evs.raw)
+	}
+}
+
+func TestPluginTrapIs500AndHostServesOn(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	s.do(t, "POST", "/faulty:create/thing/t1", `{}`).want(t, 201)
+	p := s.do(t, "POST", "/faulty:panic/thing/t1", `{}`).problem(t, 500, "plugin-failed")
+	if strings.Contains(string(p.raw), "deliberate") {
+		t.Fatalf("the guest's internals leaked to the client: %s", p.raw)
+	}
+	s.do(t, "POST", "/faulty:touch/thing/t1", `{}`).want(t, 200)
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201)
+}
+
+func TestIdempotencyKeyHeader(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	first := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, "Idempotency-Key", "abc").want(t, 201)
+	again := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, "Idempotency-Key", "abc").want(t, 201)
+	if !bytes.Equal(first.raw, again.raw) || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay differs: %s vs %s", first.raw, again.raw)
+	}
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"bob@example.com","name":"Bob"}`, "Idempotency-Key", "abc").
+		problem(t, 422, "idempotency-key-reused")
+}
+
+func TestMeta(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	list := s.do(t, "GET", "/_meta", "").want(t, 200)
+	if d := list.body["domains"].([]any); len(d) != 2 {
+		t.Fatalf("domains %s", list.raw)
+	}
+	m := s.do(t, "GET", "/_meta/user", "").want(t, 200)
+	var create map[string]any
+	for _, c := range m.body["commands"].([]any) {
+		if c.(map[string]any)["name"] == "create-user" {
+			create = c.(map[string]any)
+		}
+	}
+	if create == nil || create["urls"].([]any)[0] != "POST /user:create-user/user/:new" || create["evt_key"] != "user-created" {
+		t.Fatalf("create-user %v", create)
+	}
+	props := create["payload"].(map[string]any)["properties"].(map[string]any)
+	if props["email"].(map[string]any)["type"] != "string" {
+		t.Fatalf("payload schema %v", create["payload"])
+	}
+	s.do(t, "GET", "/_meta/nope", "").problem(t, 404, "unknown-domain")
+	s.do(t, "GET", "/healthz", "").want(t, 200)
+}
+
+func TestStateSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, dir)
+	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201).body["id"].(string)
+	s.stop()
+	s = startServer(t, dir)
+	if st := s.do(t, "GET", "/user.user/"+id, "").want(t, 200); st.body["data"].(map[string]any)["email"] != "ann@example.com" {
+		t.Fatalf("after restart %s", st.raw)
+	}
+	s.do(t, "POST", "/user:update-user/user/"+id, `{"name":"Ann B"}`).want(t, 200)
+}

@@ -1,0 +1,106 @@
+package admin
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fluvius.dev/fluvius/host"
+)
+
+type stateView struct {
+	ID        string          `json:"id"`
+	Resource  string          `json:"resource"`
+	Data      json.RawMessage `json:"data"`
+	Version   int64           `json:"version"`
+	ETag      string          `json:"etag,omitempty"`
+	Tenant    string          `json:"tenant,omitempty"`
+	CreatedAt *time.Time      `json:"created_at,omitempty"`
+	CreatedBy string          `json:"created_by,omitempty"`
+	UpdatedAt *time.Time      `json:"updated_at,omitempty"`
+	UpdatedBy string          `json:"updated_by,omitempty"`
+}
+
+// query handles GET /{domain}.{resource}/{id} and .../events.
+func (s *Server) query(c *fiber.Ctx) error {
+	r, err := parseRoute(c.Path(), '.')
+	if err != nil {
+		return err
+	}
+	switch r.tail {
+	case "":
+		return s.state(c, r)
+	case "events":
+		return s.events(c, r)
+	}
+	return notFound(c.Path())
+}
+
+func (s *Server) state(c *fiber.Ctx, r route) error {
+	if v := c.Query("version"); v != "" {
+		version, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || version < 1 {
+			return problemError(fiber.StatusBadRequest, "invalid-query", "version must be a positive integer, not "+strconv.Quote(v))
+		}
+		data, err := s.host.StateAt(c.UserContext(), r.domain, r.resource, r.id, version)
+		if err != nil {
+			return err
+		}
+		return c.JSON(stateView{ID: r.id, Resource: r.resource, Data: data, Version: version})
+	}
+	rec, err := s.host.State(c.UserContext(), r.domain, r.resource, r.id)
+	if err != nil {
+		return err
+	}
+	etag := `"` + rec.ETag + `"`
+	c.Set(fiber.HeaderETag, etag)
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && (inm == etag || inm == "*" || etagValue(inm) == rec.ETag) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return c.JSON(stateView{ID: rec.ID, Resource: rec.Resource, Data: rec.Data, Version: rec.Version, ETag: rec.ETag,
+		Tenant: rec.Tenant, CreatedAt: &rec.CreatedAt, CreatedBy: rec.CreatedBy, UpdatedAt: &rec.UpdatedAt, UpdatedBy: rec.UpdatedBy})
+}
+
+const maxEventsPage = 1000
+
+func (s *Server) events(c *fiber.Ctx, r route) error {
+	after, err := intQuery(c, "after", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := intQuery(c, "limit", 100, 1, maxEventsPage)
+	if err != nil {
+		return err
+	}
+	evs, err := s.host.Events(c.UserContext(), r.domain, r.resource, r.id, after, int(limit))
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Events []host.EventView `json:"events"`
+		Next   *int64           `json:"next_after,omitempty"`
+	}{Events: make([]host.EventView, len(evs))}
+	for i, ev := range evs {
+		out.Events[i] = host.ViewEvent(ev, true)
+	}
+	if len(evs) == int(limit) {
+		last := evs[len(evs)-1].Version
+		out.Next = &last
+	}
+	return c.JSON(out)
+}
+
+func intQuery(c *fiber.Ctx, name string, def, min, max int64) (int64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < min || n > max {
+		return 0, problemError(fiber.StatusBadRequest, "invalid-query",
+			name+" must be an integer from "+strconv.FormatInt(min, 10)+" to "+strconv.FormatInt(max, 10)+", not "+strconv.Quote(v))
+	}
+	return n, nil
+}

@@ -1,0 +1,92 @@
+package admin
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/host"
+)
+
+// Authenticator turns a request into the caller a command runs as. An error
+// is answered as it is (return a problem with 401 for bad credentials).
+type Authenticator func(c *fiber.Ctx) (abi.Caller, error)
+
+// TrustedHeaders reads the caller from X-Fluvius-User, X-Fluvius-Tenant and
+// X-Fluvius-Roles (comma separated). It trusts the client, so use it only
+// behind a proxy that authenticates and sets these headers, or on a laptop.
+func TrustedHeaders(c *fiber.Ctx) (abi.Caller, error) {
+	caller := abi.Caller{UserID: c.Get("X-Fluvius-User"), Tenant: c.Get("X-Fluvius-Tenant")}
+	for _, r := range strings.Split(c.Get("X-Fluvius-Roles"), ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			caller.Roles = append(caller.Roles, r)
+		}
+	}
+	return caller, nil
+}
+
+// Options configure the HTTP layer.
+type Options struct {
+	Logger *slog.Logger
+	// Authenticate builds the caller; nil uses TrustedHeaders.
+	Authenticate Authenticator
+	// BodyLimit bounds request bodies in bytes; 0 means 1 MiB.
+	BodyLimit int
+}
+
+// Server is the HTTP API of a host.
+type Server struct {
+	host *host.Host
+	app  *fiber.App
+	auth Authenticator
+	log  *slog.Logger
+}
+
+// New builds the HTTP API over h.
+func New(h *host.Host, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Authenticate == nil {
+		opts.Authenticate = TrustedHeaders
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = 1 << 20
+	}
+	s := &Server{host: h, auth: opts.Authenticate, log: opts.Logger}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "fluvius",
+		DisableStartupMessage: true,
+		BodyLimit:             opts.BodyLimit,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler:          errorHandler(opts.Logger),
+		CaseSensitive:         true,
+		StrictRouting:         true,
+	})
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	s.app.Get("/_meta", s.listDomains)
+	s.app.Get("/_meta/:domain", s.describeDomain)
+	s.app.Post("/*", s.command)
+	s.app.Get("/*", s.query)
+	s.app.Use(func(c *fiber.Ctx) error {
+		return problemError(fiber.StatusMethodNotAllowed, "method-not-allowed",
+			"use POST /{domain}:{command}/{resource}/{id} for commands and GET /{domain}.{resource}/{id} for state")
+	})
+	return s
+}
+
+// App returns the Fiber app, for tests and embedding.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve answers requests on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops taking requests and waits for those in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"fluvius.dev/fluvius/store/sqlite"
+)
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", envOr("FLUVIUS_DATA_DIR", "data"), "directory holding fluvius.db (env FLUVIUS_DATA_DIR)")
+	steps := fs.Int("steps", 1, "how many migrations down reverts")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: fluvius-host migrate up|down|status [flags]")
+		fs.PrintDefaults()
+	}
+	if len(args) == 0 {
+		fs.Usage()
+		return fmt.Errorf("migrate needs up, down or status")
+	}
+	action := args[0]
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	d, err := sqlite.Open(ctx, filepath.Join(*dataDir, "fluvius.db"), sqlite.Options{SkipMigrations: true})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	switch action {
+	case "up":
+		if err := d.MigrateUp(ctx); err != nil {
+			return err
+		}
+	case "down":
+		if err := d.MigrateDown(ctx, *steps); err != nil {
+			return err
+		}
+	case "status":
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown migrate action %q", action)
+	}
+	states, err := d.MigrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		mark := "pending"
+		if s.Applied {
+			mark = "applied"
+		}
+		fmt.Fprintf(stdout, "%03d_%s\t%s\n", s.Version, s.Name, mark)
+	}
+	return nil
+}

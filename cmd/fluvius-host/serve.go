@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store/sqlite"
+)
+
+type serveFlags struct {
+	listen       string
+	dataDir      string
+	pluginsDir   string
+	logLevel     string
+	logFormat    string
+	guestTimeout time.Duration
+	maxInstances int
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.listen, "listen", envOr("FLUVIUS_LISTEN", "127.0.0.1:8080"), "address to serve HTTP on (env FLUVIUS_LISTEN)")
+	fs.StringVar(&f.dataDir, "data-dir", envOr("FLUVIUS_DATA_DIR", "data"), "directory for the database and compilation cache (env FLUVIUS_DATA_DIR)")
+	fs.StringVar(&f.pluginsDir, "plugins-dir", envOr("FLUVIUS_PLUGINS_DIR", ""), "directory whose .wasm plugins are loaded at start; default DATA_DIR/plugins (env FLUVIUS_PLUGINS_DIR)")
+	fs.StringVar(&f.logLevel, "log-level", envOr("FLUVIUS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLUVIUS_LOG_LEVEL)")
+	fs.StringVar(&f.logFormat, "log-format", envOr("FLUVIUS_LOG_FORMAT", "text"), "text or json (env FLUVIUS_LOG_FORMAT)")
+	fs.DurationVar(&f.guestTimeout, "guest-timeout", 10*time.Second, "longest a plugin may take to decide one command")
+	fs.IntVar(&f.maxInstances, "max-instances", 0, "instances per plugin; 0 means twice the CPUs")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		return err
+	}
+	if f.pluginsDir == "" {
+		f.pluginsDir = filepath.Join(f.dataDir, "plugins")
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return runServer(ctx, f, log)
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// runServer starts everything, serves until ctx ends, then stops in order:
+// the HTTP server first (in-flight commands finish), then the host, then the
+// store.
+func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
+	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
+		return fmt.Errorf("creating data dir: %w", err)
+	}
+	if err := os.MkdirAll(f.pluginsDir, 0o755); err != nil {
+		return fmt.Errorf("creating plugins dir: %w", err)
+	}
+	dbPath := filepath.Join(f.dataDir, "fluvius.db")
+	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	h, err := host.New(ctx, host.Config{
+		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
+		GuestTimeout: f.guestTimeout, MaxInstances: f.maxInstances,
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close(context.Background())
+	start := time.Now()
+	plugins, err := h.LoadDir(ctx, f.pluginsDir)
+	if err != nil {
+		return err
+	}
+	if len(plugins) == 0 {
+		log.Warn("no plugins found; copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	srv := admin.New(h, admin.Options{Logger: log})
+	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", "sqlite", "database", dbPath,
+		"plugins", len(plugins), "startup", time.Since(start).Round(time.Millisecond))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Error("stopping HTTP server", "err", err)
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}
