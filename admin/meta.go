@@ -64,7 +64,7 @@ func (s *Server) describeDomain(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{
 		"domain": m.Domain, "meta": m.Meta, "abi_version": m.ABIVersion,
-		"plugin": fiber.Map{"sha256": p.ID(), "source": p.Source(), "bytes": p.Size(), "loaded_at": p.LoadedAt()},
+		"plugin":    fiber.Map{"sha256": p.ID(), "source": p.Source(), "bytes": p.Size(), "loaded_at": p.LoadedAt()},
 		"resources": resources, "commands": cmds, "events": m.Events,
 	})
 }

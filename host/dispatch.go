@@ -243,23 +243,17 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if exists {
 		env.State, env.Version = current.Data, current.Version
 	}
-	var enc abi.Encoder
-	env.Encode(&enc)
-	out, err := p.call(ctx, abi.ExportHandle, enc.Bytes())
+	res, err := p.Handle(ctx, &env)
 	if errors.Is(err, errRetired) {
 		return nil, err // swapped out under us: Dispatch retries on the new plugin
 	}
 	if err != nil {
 		return nil, h.guestFailure(p, spec.Name, err)
 	}
-	var res abi.Result
-	if err := res.Decode(out); err != nil {
-		return nil, h.guestFailure(p, spec.Name, fmt.Errorf("decoding the guest's result: %w", err))
-	}
-	if err := statusError(p, spec, &res); err != nil {
+	if err := statusError(p, spec, res); err != nil {
 		return nil, err
 	}
-	if err := checkResult(p, &res); err != nil {
+	if err := checkResult(p, res); err != nil {
 		return nil, h.guestFailure(p, spec.Name, err)
 	}
 	body := commandBody{ID: cmd.AggregateID, Resource: cmd.Resource, Data: res.Response, Events: []EventView{}}

@@ -160,3 +160,36 @@ func (p *Plugin) call(ctx context.Context, export string, req []byte) ([]byte, e
 	})
 	return out, err
 }
+
+// Handle lets the plugin decide one command envelope. It is what the
+// dispatcher runs and what a test harness can drive directly. A trap, exit or
+// deadline is returned as an error (and costs the instance); a refusal by
+// the guest is a Result with a non-OK status.
+func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error) {
+	var enc abi.Encoder
+	cmd.Encode(&enc)
+	out, err := p.call(ctx, abi.ExportHandle, enc.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	var res abi.Result
+	if err := res.Decode(out); err != nil {
+		return nil, fmt.Errorf("decoding the guest's result: %w", err)
+	}
+	return &res, nil
+}
+
+// Apply folds events into a state through the plugin's appliers.
+func (p *Plugin) Apply(ctx context.Context, req *abi.ApplyRequest) (*abi.ApplyResult, error) {
+	var enc abi.Encoder
+	req.Encode(&enc)
+	out, err := p.call(ctx, abi.ExportApply, enc.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	var res abi.ApplyResult
+	if err := res.Decode(out); err != nil {
+		return nil, fmt.Errorf("decoding the guest's apply result: %w", err)
+	}
+	return &res, nil
+}

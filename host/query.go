@@ -73,15 +73,9 @@ func (h *Host) StateAt(ctx context.Context, domain, resource, id string, version
 	for i, ev := range evs {
 		req.Events[i] = abi.Event{Type: ev.Type, Data: ev.Data, Version: ev.Version, Time: ev.CreatedAt.UnixNano()}
 	}
-	var enc abi.Encoder
-	req.Encode(&enc)
-	out, err := p.call(ctx, abi.ExportApply, enc.Bytes())
+	res, err := p.Apply(ctx, &req)
 	if err != nil {
 		return nil, h.guestFailure(p, "apply", err)
-	}
-	var res abi.ApplyResult
-	if err := res.Decode(out); err != nil {
-		return nil, h.guestFailure(p, "apply", fmt.Errorf("decoding the guest's apply result: %w", err))
 	}
 	if res.Status != abi.StatusOK {
 		return nil, h.guestFailure(p, "apply", fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message))

@@ -20,6 +20,13 @@ type Domain struct {
 	meta       Meta
 	aggregates []aggregate
 	out        abi.Encoder // reused for every answer; see Handle
+	// The envelopes of the call in progress live here rather than on the
+	// stack, where they would escape (the aggregate is an interface) and cost
+	// an allocation each: allocations are dear inside WebAssembly.
+	cmd   abi.Command
+	res   abi.Result
+	apReq abi.ApplyRequest
+	apRes abi.ApplyResult
 }
 
 // aggregate is what Domain needs of an Aggregate, whatever its state type.
@@ -131,8 +138,8 @@ func (d *Domain) Manifest() []byte {
 // abi.Result envelope. The result aliases a buffer the domain reuses: it is
 // valid until the next call of Handle or Apply.
 func (d *Domain) Handle(in []byte) []byte {
-	var cmd abi.Command
-	var res abi.Result
+	d.cmd, d.res = abi.Command{}, abi.Result{}
+	cmd, res := &d.cmd, &d.res
 	if err := cmd.Decode(in); err != nil {
 		res.Status = abi.StatusInvalid
 		res.Error = abi.Error{Code: "malformed-envelope", Message: "command envelope: " + err.Error()}
@@ -141,7 +148,7 @@ func (d *Domain) Handle(in []byte) []byte {
 		res.Error = abi.Error{Code: "unknown-command",
 			Message: "domain " + d.name + " has no command " + cmd.Name + " on resource " + cmd.Resource}
 	} else {
-		a.handle(&cmd, &res)
+		a.handle(cmd, res)
 	}
 	d.out.Reset()
 	res.Encode(&d.out)
@@ -151,8 +158,8 @@ func (d *Domain) Handle(in []byte) []byte {
 // Apply folds the events of the abi.ApplyRequest envelope in into its state
 // and returns an abi.ApplyResult envelope, valid until the next call.
 func (d *Domain) Apply(in []byte) []byte {
-	var req abi.ApplyRequest
-	var res abi.ApplyResult
+	d.apReq, d.apRes = abi.ApplyRequest{}, abi.ApplyResult{}
+	req, res := &d.apReq, &d.apRes
 	if err := req.Decode(in); err != nil {
 		res.Status = abi.StatusInvalid
 		res.Error = abi.Error{Code: "malformed-envelope", Message: "apply envelope: " + err.Error()}
@@ -160,7 +167,7 @@ func (d *Domain) Apply(in []byte) []byte {
 		res.Status = abi.StatusUnknownCommand
 		res.Error = abi.Error{Code: "unknown-resource", Message: "domain " + d.name + " has no resource " + req.Resource}
 	} else {
-		a.apply(&req, &res)
+		a.apply(req, res)
 	}
 	d.out.Reset()
 	res.Encode(&d.out)

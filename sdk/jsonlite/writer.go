@@ -31,7 +31,7 @@ func (w *Writer) Reset() { w.buf, w.comma = w.buf[:0], false }
 
 // Marshal writes e into a fresh byte slice.
 func Marshal(e Encoder) []byte {
-	var w Writer
+	w := Writer{buf: make([]byte, 0, 128)} // most events and states fit: one allocation
 	e.EncodeJSON(&w)
 	return w.buf
 }

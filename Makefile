@@ -1,0 +1,51 @@
+# Fluvius (Go edition). `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= data
+PLUGINS_OUT ?= build/plugins
+EXAMPLES := $(wildcard plugins/examples/*)
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+build: ## build the fluvius-host binary into build/
+	$(GO) build -o build/fluvius-host ./cmd/fluvius-host
+
+plugins: ## build the example plugins (Go wasip1) into build/plugins
+	@mkdir -p $(PLUGINS_OUT)
+	@for dir in $(EXAMPLES); do \
+		name=$$(basename $$dir); \
+		echo "building $$name.wasm"; \
+		(cd $$dir && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $(CURDIR)/$(PLUGINS_OUT)/$$name.wasm .) || exit 1; \
+	done
+
+run: plugins ## serve the example domains on $(LISTEN) with data in ./$(DATA_DIR)
+	$(GO) run ./cmd/fluvius-host serve --listen $(LISTEN) --data-dir $(DATA_DIR) --plugins-dir $(PLUGINS_OUT)
+
+test: ## run every test (vet first)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+race: ## run the tests under the race detector
+	$(GO) test -count=1 -race ./...
+
+bench: ## run the benchmarks (guest vs native, dispatch, HTTP end to end)
+	$(GO) test -run '^$$' -bench . -benchmem ./plugins/examples/user ./host ./admin
+
+lint: ## gofmt and go vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./plugins/...
+
+check: lint ## lint, then fail if formatting or tidying changes the tree
+	gofmt -w $$(git ls-files '*.go')
+	$(GO) mod tidy -e
+	git diff --exit-code
+
+clean: ## remove build output (not ./data)
+	rm -rf build
+
+.PHONY: help build plugins run test race bench lint check clean

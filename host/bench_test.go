@@ -1,0 +1,73 @@
+package host_test
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/host"
+)
+
+// BenchmarkGuestHandle is create-user decided inside the wasm guest, envelope
+// in and out, without the store: compare with BenchmarkCreateUserNative in
+// plugins/examples/user (make bench runs both). deadline=on is the default
+// sandbox (wazero's CloseOnContextDone checks); deadline=off shows its cost.
+func BenchmarkGuestHandle(b *testing.B) {
+	for _, timeout := range []time.Duration{10 * time.Second, -1} {
+		name := "deadline=on"
+		if timeout < 0 {
+			name = "deadline=off"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b, func(c *host.Config) { c.GuestTimeout = timeout })
+			p := e.host.Plugin("user")
+			cmd := &abi.Command{ID: "cmd-1", Domain: "user", Name: "create-user", Resource: "user", AggregateID: "u-1",
+				Payload: []byte(`{"email":"ann@example.com","name":"Ann"}`), Time: 1}
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := p.Handle(ctx, cmd)
+				if err != nil || res.Status != abi.StatusOK {
+					b.Fatal(err, res)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkDispatch is the whole write path without HTTP: validate, decide
+// in the guest, append and write state durably in SQLite.
+func BenchmarkDispatch(b *testing.B) {
+	for _, par := range []int{1, 32} {
+		b.Run(fmt.Sprintf("clients=%d", par), func(b *testing.B) {
+			e := newEnv(b, nil)
+			var n atomic.Int64
+			create := func() error {
+				_, err := e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
+					Payload: []byte(fmt.Sprintf(`{"email":"u%d@example.com","name":"U"}`, n.Add(1)))})
+				return err
+			}
+			b.ResetTimer()
+			if par == 1 {
+				for b.Loop() {
+					if err := create(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			} else {
+				b.SetParallelism(max(1, par/runtime.GOMAXPROCS(0)))
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						if err := create(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+		})
+	}
+}
