@@ -33,8 +33,12 @@ type Config struct {
 	// MaxModuleBytes refuses larger modules; 0 means 64 MiB.
 	MaxModuleBytes int
 	// MaxConflictRetries bounds how often a command is decided again after
-	// a version conflict before the host answers 409; 0 means 3.
+	// a version conflict before the host answers 409; 0 means 3, negative
+	// means never.
 	MaxConflictRetries int
+	// MaxBatch bounds how many commands one group-commit transaction
+	// holds; 0 means 128.
+	MaxBatch int
 	// Now is the clock; nil uses time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -58,8 +62,14 @@ func (c Config) withDefaults() Config {
 	if c.MaxModuleBytes <= 0 {
 		c.MaxModuleBytes = 64 << 20
 	}
-	if c.MaxConflictRetries <= 0 {
+	if c.MaxConflictRetries == 0 {
 		c.MaxConflictRetries = 3
+	}
+	if c.MaxConflictRetries < 0 {
+		c.MaxConflictRetries = 0
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 128
 	}
 	if c.Now == nil {
 		c.Now = time.Now

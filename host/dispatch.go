@@ -265,7 +265,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		if exists {
 			body.Version, body.ETag = current.Version, current.ETag
 		}
-		return h.finish(ctx, nil, &body, false, idem)
+		return h.commit(ctx, &body, false, idem, nil)
 	}
 
 	newVersion := env.Version + int64(len(res.Events))
@@ -277,59 +277,67 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	for i, ev := range res.Events {
 		events[i] = store.NewEvent{ID: uuid.Must(uuid.NewV7()).String(), Type: ev.Type, Data: ev.Data, Metadata: meta}
 	}
-	tx, err := h.cfg.Store.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback(ctx)
-	appended, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: stream, ExpectedVersion: env.Version, Events: events, Now: now})
-	if err != nil {
-		return nil, err
-	}
 	tenant := cmd.Caller.Tenant
 	if exists {
 		tenant = current.Tenant
 	}
-	if _, err := tx.StatePut(ctx, &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
-		ExpectedVersion: env.Version, ETag: etag, Tenant: tenant, By: cmd.Caller.UserID, Now: now}); err != nil {
-		return nil, err
-	}
-	for _, ev := range appended.Events {
-		body.Events = append(body.Events, ViewEvent(ev, false))
-	}
 	body.Version, body.ETag = newVersion, etag
-	return h.finish(ctx, tx, &body, spec.New, idem)
+	return h.commit(ctx, &body, spec.New, idem, func(ctx context.Context, tx store.Tx) error {
+		appended, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: stream, ExpectedVersion: env.Version, Events: events, Now: now})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StatePut(ctx, &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
+			ExpectedVersion: env.Version, ETag: etag, Tenant: tenant, By: cmd.Caller.UserID, Now: now}); err != nil {
+			return err
+		}
+		body.Events = body.Events[:0]
+		for _, ev := range appended.Events {
+			body.Events = append(body.Events, ViewEvent(ev, false))
+		}
+		return nil
+	})
 }
 
-// finish renders the answer, records it under the idempotency key and
-// commits. Without a transaction (nothing to write but an idempotency
-// record) it opens one.
-func (h *Host) finish(ctx context.Context, tx store.Tx, body *commandBody, created bool, idem *store.IdempotencyRecord) (*CommandResult, error) {
-	raw, err := json.Marshal(body)
+// commit writes a command's outcome through the group committer: write
+// (if any), then the rendered answer under the idempotency key, in one
+// transaction shared with whatever other commands arrived together.
+func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem *store.IdempotencyRecord, write writeFunc) (*CommandResult, error) {
+	res := &CommandResult{Created: created, AggregateID: body.ID, Version: body.Version, ETag: body.ETag}
+	render := func() error {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("rendering the answer: %w", err)
+		}
+		res.Body = raw
+		return nil
+	}
+	if write == nil && idem == nil {
+		return res, render()
+	}
+	err := h.committer.commit(ctx, func(ctx context.Context, tx store.Tx) error {
+		if write != nil {
+			if err := write(ctx, tx); err != nil {
+				return err
+			}
+		}
+		if err := render(); err != nil {
+			return err
+		}
+		if idem != nil {
+			rec := *idem
+			rec.Status, rec.Response, rec.CreatedAt = 200, res.Body, h.cfg.Now()
+			if created {
+				rec.Status = 201
+			}
+			return tx.IdempotencyPut(ctx, &rec)
+		}
+		return nil
+	})
+	if errors.Is(err, errShuttingDown) {
+		return nil, &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down; retry", Err: err}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("rendering the answer: %w", err)
-	}
-	res := &CommandResult{Created: created, AggregateID: body.ID, Version: body.Version, ETag: body.ETag, Body: raw}
-	if tx == nil && idem == nil {
-		return res, nil
-	}
-	if tx == nil {
-		if tx, err = h.cfg.Store.Begin(ctx); err != nil {
-			return nil, err
-		}
-		defer tx.Rollback(ctx)
-	}
-	if idem != nil {
-		rec := *idem
-		rec.Status, rec.Response, rec.CreatedAt = 200, raw, h.cfg.Now()
-		if created {
-			rec.Status = 201
-		}
-		if err := tx.IdempotencyPut(ctx, &rec); err != nil {
-			return nil, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
 	return res, nil

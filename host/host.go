@@ -16,11 +16,12 @@ import (
 
 // Host runs plugins and dispatches commands to them.
 type Host struct {
-	cfg     Config
-	rt      wazero.Runtime
-	cache   wazero.CompilationCache
-	mu      sync.Mutex                         // serialises loads
-	plugins atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
+	cfg       Config
+	rt        wazero.Runtime
+	cache     wazero.CompilationCache
+	committer *committer
+	mu        sync.Mutex                         // serialises loads
+	plugins   atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
 }
 
 // New starts a host: a wazero runtime with the host modules of the ABI.
@@ -53,6 +54,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
+	h.committer = newCommitter(cfg.Store, cfg.MaxBatch)
 	return h, nil
 }
 
@@ -160,6 +162,7 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
+	h.committer.close()
 	err := h.rt.Close(ctx)
 	if h.cache != nil {
 		err = errors.Join(err, h.cache.Close(ctx))

@@ -49,6 +49,20 @@ type Tx interface {
 	Executor
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
+	// Savepoint marks the transaction's current state. Group commit wraps
+	// each command of a batch in one, so a command that fails is undone
+	// without failing its batch-mates.
+	Savepoint(ctx context.Context) (Savepoint, error)
+}
+
+// Savepoint is a point a transaction can roll back to. Exactly one of
+// Release and Rollback is called.
+type Savepoint interface {
+	// Release keeps what was written since the savepoint.
+	Release(ctx context.Context) error
+	// Rollback undoes what was written since the savepoint; the
+	// transaction stays usable.
+	Rollback(ctx context.Context) error
 }
 
 // Executor is everything a driver does, in or outside a transaction.

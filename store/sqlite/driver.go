@@ -123,8 +123,38 @@ func (d *Driver) Close() error {
 
 type txExecutor struct {
 	executor
+	tx         *sql.Tx
+	done       bool
+	savepoints int
+}
+
+type savepoint struct {
 	tx   *sql.Tx
-	done bool
+	name string
+}
+
+func (t *txExecutor) Savepoint(ctx context.Context) (store.Savepoint, error) {
+	t.savepoints++
+	sp := &savepoint{tx: t.tx, name: fmt.Sprintf("sp_%d", t.savepoints)}
+	if _, err := t.tx.ExecContext(ctx, "SAVEPOINT "+sp.name); err != nil {
+		return nil, fmt.Errorf("creating savepoint: %w", translate(err))
+	}
+	return sp, nil
+}
+
+func (s *savepoint) Release(ctx context.Context) error {
+	if _, err := s.tx.ExecContext(ctx, "RELEASE "+s.name); err != nil {
+		return fmt.Errorf("releasing savepoint: %w", translate(err))
+	}
+	return nil
+}
+
+func (s *savepoint) Rollback(ctx context.Context) error {
+	// ROLLBACK TO keeps the savepoint on the stack; RELEASE pops it.
+	if _, err := s.tx.ExecContext(ctx, "ROLLBACK TO "+s.name+"; RELEASE "+s.name); err != nil {
+		return fmt.Errorf("rolling back to savepoint: %w", translate(err))
+	}
+	return nil
 }
 
 func (t *txExecutor) Commit(ctx context.Context) error {

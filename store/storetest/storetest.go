@@ -37,6 +37,7 @@ func Exercise(t *testing.T, open Open) {
 		{"StateVersionConflicts", testStateVersionConflicts},
 		{"TransactionCommitsTogether", testTransactionCommitsTogether},
 		{"TransactionRollsBackTogether", testTransactionRollsBackTogether},
+		{"SavepointsUndoOnlyTheirPart", testSavepoints},
 		{"Idempotency", testIdempotency},
 		{"ConcurrentAppendsToOneStream", testConcurrentAppendsToOneStream},
 		{"ClosedDriver", testClosedDriver},
@@ -348,6 +349,49 @@ func testTransactionRollsBackTogether(t *testing.T, d store.Driver) {
 	}
 	// The store still takes writes after a rollback.
 	mustAppend(t, x, "s", 0, newEvents("after", 1))
+}
+
+func testSavepoints(t *testing.T, d store.Driver) {
+	tx, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	mustAppend(t, tx, "kept", 0, newEvents("k", 1))
+	sp, err := tx.Savepoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, tx, "undone", 0, newEvents("u", 2))
+	if err := sp.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sp2, err := tx.Savepoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, tx, "kept", 1, newEvents("k2", 1))
+	if err := sp2.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A savepoint after a failed statement still works.
+	sp3, _ := tx.Savepoint(ctx)
+	if _, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: "kept", ExpectedVersion: 0, Events: newEvents("x", 1)}); !errors.Is(err, store.ErrVersionConflict) {
+		t.Fatalf("conflict: %v", err)
+	}
+	if err := sp3.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x := d.Executor()
+	if v, _ := x.StreamVersion(ctx, "kept"); v != 2 {
+		t.Fatalf("kept stream at %d, want 2", v)
+	}
+	if v, _ := x.StreamVersion(ctx, "undone"); v != 0 {
+		t.Fatalf("rolled back savepoint kept %d events", v)
+	}
 }
 
 func testIdempotency(t *testing.T, d store.Driver) {

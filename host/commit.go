@@ -1,0 +1,158 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"fluvius.dev/fluvius/store"
+)
+
+// writeFunc is one command's writes, run inside a transaction it shares with
+// other commands.
+type writeFunc func(ctx context.Context, tx store.Tx) error
+
+type commitRequest struct {
+	write writeFunc
+	done  chan error
+}
+
+// committer coalesces the writes of commands that arrive together into one
+// transaction (group commit): while a commit is being made durable, the next
+// commands queue, and the next transaction takes them all. Each command runs
+// inside a savepoint, so one command's conflict or failure is undone alone
+// and never fails its batch-mates; no command is answered before the commit
+// that holds it is durable.
+type committer struct {
+	store    store.Driver
+	maxBatch int
+	reqs     chan *commitRequest
+	quit     chan struct{}
+	wg       sync.WaitGroup
+	batches  atomic.Int64
+	commands atomic.Int64
+	largest  atomic.Int64
+}
+
+// CommitStats counts group commits since the host started.
+type CommitStats struct {
+	Transactions int64 // transactions committed
+	Commands     int64 // commands they held (including ones undone by their savepoint)
+	LargestBatch int64
+}
+
+// CommitStats reports how well commands are being coalesced.
+func (h *Host) CommitStats() CommitStats {
+	c := h.committer
+	return CommitStats{Transactions: c.batches.Load(), Commands: c.commands.Load(), LargestBatch: c.largest.Load()}
+}
+
+var errShuttingDown = errors.New("host: shutting down")
+
+func newCommitter(st store.Driver, maxBatch int) *committer {
+	c := &committer{store: st, maxBatch: maxBatch, reqs: make(chan *commitRequest), quit: make(chan struct{})}
+	c.wg.Add(1)
+	go c.run()
+	return c
+}
+
+// commit runs write in a shared transaction and returns once it committed
+// (nil) or was undone (its error).
+func (c *committer) commit(ctx context.Context, write writeFunc) error {
+	req := &commitRequest{write: write, done: make(chan error, 1)}
+	select {
+	case c.reqs <- req:
+	case <-c.quit:
+		return errShuttingDown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once handed over, the command's fate is the batch's: wait for it even
+	// if the caller gives up, so the answer matches what was stored.
+	return <-req.done
+}
+
+func (c *committer) close() {
+	close(c.quit)
+	c.wg.Wait()
+}
+
+func (c *committer) run() {
+	defer c.wg.Done()
+	batch := make([]*commitRequest, 0, c.maxBatch)
+	for {
+		select {
+		case req := <-c.reqs:
+			batch = append(batch[:0], req)
+		case <-c.quit:
+			return
+		}
+	gather:
+		for len(batch) < c.maxBatch {
+			select {
+			case req := <-c.reqs:
+				batch = append(batch, req)
+			default:
+				break gather
+			}
+		}
+		c.commitBatch(batch)
+	}
+}
+
+func (c *committer) commitBatch(batch []*commitRequest) {
+	// The batch belongs to no single caller: no caller's cancellation may
+	// abort the others' transaction.
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	tx, err := c.store.Begin(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer tx.Rollback(ctx)
+	results := make([]error, len(batch))
+	if len(batch) == 1 {
+		results[0] = batch[0].write(ctx, tx)
+		if results[0] != nil {
+			fail(results[0])
+			return
+		}
+	} else {
+		for i, r := range batch {
+			sp, err := tx.Savepoint(ctx)
+			if err != nil {
+				fail(err)
+				return
+			}
+			if results[i] = r.write(ctx, tx); results[i] != nil {
+				if err := sp.Rollback(ctx); err != nil {
+					fail(err)
+					return
+				}
+				continue
+			}
+			if err := sp.Release(ctx); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		fail(err)
+		return
+	}
+	c.batches.Add(1)
+	c.commands.Add(int64(len(batch)))
+	if n := int64(len(batch)); n > c.largest.Load() {
+		c.largest.Store(n) // only this goroutine writes it
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}
