@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"regexp"
@@ -71,4 +72,61 @@ func LoadMigrations(fsys fs.FS) ([]Migration, error) {
 type MigrationState struct {
 	Migration
 	Applied bool
+}
+
+// MigrationBackend is what a driver provides for the shared migration
+// runner: which versions are applied, and applying one step in a
+// transaction together with its bookkeeping.
+type MigrationBackend interface {
+	AppliedMigrations(ctx context.Context) (map[int]bool, error)
+	// ApplyMigration runs m.Up (up) or m.Down and records the change.
+	ApplyMigration(ctx context.Context, m Migration, up bool) error
+}
+
+// MigrationStatus lists every migration and whether it is applied.
+func MigrationStatus(ctx context.Context, b MigrationBackend, all []Migration) ([]MigrationState, error) {
+	applied, err := b.AppliedMigrations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]MigrationState, len(all))
+	for i, m := range all {
+		out[i] = MigrationState{Migration: m, Applied: applied[m.Version]}
+	}
+	return out, nil
+}
+
+// MigrateUp applies every pending migration in order.
+func MigrateUp(ctx context.Context, b MigrationBackend, all []Migration) error {
+	states, err := MigrationStatus(ctx, b, all)
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		if s.Applied {
+			continue
+		}
+		if err := b.ApplyMigration(ctx, s.Migration, true); err != nil {
+			return fmt.Errorf("applying migration %03d_%s: %w", s.Version, s.Name, err)
+		}
+	}
+	return nil
+}
+
+// MigrateDown reverts the latest steps applied migrations.
+func MigrateDown(ctx context.Context, b MigrationBackend, all []Migration, steps int) error {
+	states, err := MigrationStatus(ctx, b, all)
+	if err != nil {
+		return err
+	}
+	for i := len(states) - 1; i >= 0 && steps > 0; i-- {
+		if !states[i].Applied {
+			continue
+		}
+		if err := b.ApplyMigration(ctx, states[i].Migration, false); err != nil {
+			return fmt.Errorf("reverting migration %03d_%s: %w", states[i].Version, states[i].Name, err)
+		}
+		steps--
+	}
+	return nil
 }

@@ -31,6 +31,11 @@ type Driver interface {
 	Executor() Executor
 	// Begin starts a write transaction.
 	Begin(ctx context.Context) (Tx, error)
+	// WaitForEvents returns when events after the cursor may have become
+	// readable (an append committed here or, where the backend can tell,
+	// in another process), when ctx ends, or after the driver's poll
+	// interval at the latest. Callers read again after it returns.
+	WaitForEvents(ctx context.Context, after Cursor) error
 	// Close releases the backend. Calls after Close fail with ErrClosed.
 	Close() error
 }
@@ -73,7 +78,10 @@ type Executor interface {
 	EventsAppend(ctx context.Context, p *EventsAppendParams) (*EventsAppendResult, error)
 	// EventsReadStream reads a stream's events in version order.
 	EventsReadStream(ctx context.Context, p *EventsReadStreamParams) ([]*Event, error)
-	// EventsReadAll reads every stream's events in global position order.
+	// EventsReadAll reads every stream's events after a cursor, in feed
+	// order: (TxID, Position). Only events whose transaction can no longer
+	// be overtaken are returned, so a reader that follows the feed with the
+	// last event's cursor never skips an event that commits late.
 	EventsReadAll(ctx context.Context, p *EventsReadAllParams) ([]*Event, error)
 	// StreamVersion returns a stream's version (0 for a stream with no events).
 	StreamVersion(ctx context.Context, stream string) (int64, error)
@@ -101,10 +109,14 @@ type NewEvent struct {
 
 // Event is a stored event.
 type Event struct {
-	ID        string
-	Stream    string
-	Version   int64 // 1-based position in its stream
-	Position  int64 // global position, increasing in commit order
+	ID       string
+	Stream   string
+	Version  int64 // 1-based position in its stream
+	Position int64 // global position; unique, increasing in insert order
+	// TxID is the writing transaction's id where the backend exposes one
+	// (PostgreSQL's xid8), else 0. Commit order can differ from Position
+	// order under concurrent writers; the feed is ordered by (TxID, Position).
+	TxID      uint64
 	Type      string
 	Data      []byte
 	Metadata  []byte
@@ -133,10 +145,19 @@ type EventsReadStreamParams struct {
 	Limit        int   // 0: no limit
 }
 
+// Cursor is a place in the all-events feed. The zero Cursor is its start.
+type Cursor struct {
+	TxID     uint64
+	Position int64
+}
+
+// Cursor returns the feed position just past e.
+func (e *Event) Cursor() Cursor { return Cursor{TxID: e.TxID, Position: e.Position} }
+
 // EventsReadAllParams are EventsReadAll's arguments.
 type EventsReadAllParams struct {
-	AfterPosition int64
-	Limit         int // 0: a driver default of 1000
+	After Cursor
+	Limit int // 0: a driver default of 1000
 }
 
 // StateKey names one state record.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -28,10 +29,14 @@ type Options struct {
 
 // Driver is the SQLite store.
 type Driver struct {
-	path   string
-	writer *sql.DB
-	reader *sql.DB
-	closed atomic.Bool
+	path     string
+	writer   *sql.DB
+	reader   *sql.DB
+	closed   atomic.Bool
+	appended store.Signal
+	// pollInterval bounds how long WaitForEvents sleeps without a local
+	// commit, to notice appends by other processes on the same file.
+	pollInterval time.Duration
 }
 
 var _ store.Driver = (*Driver)(nil)
@@ -65,7 +70,7 @@ func Open(ctx context.Context, path string, opts Options) (*Driver, error) {
 		writer.Close()
 		return nil, fmt.Errorf("opening sqlite database %s: %w", path, err)
 	}
-	d := &Driver{path: path, writer: writer}
+	d := &Driver{path: path, writer: writer, pollInterval: time.Second}
 	if !opts.SkipMigrations {
 		if err := d.MigrateUp(ctx); err != nil {
 			writer.Close()
@@ -161,6 +166,33 @@ func (t *txExecutor) Commit(ctx context.Context) error {
 	t.done = true
 	if err := t.tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", translate(err))
+	}
+	if t.appended {
+		t.d.appended.Broadcast()
+	}
+	return nil
+}
+
+// WaitForEvents implements store.Driver.
+func (d *Driver) WaitForEvents(ctx context.Context, after store.Cursor) error {
+	if d.closed.Load() {
+		return store.ErrClosed
+	}
+	wake := d.appended.C()
+	var last int64
+	if err := d.reader.QueryRowContext(ctx, `SELECT coalesce(max(position), 0) FROM events`).Scan(&last); err != nil {
+		return fmt.Errorf("checking for new events: %w", translate(err))
+	}
+	if last > after.Position {
+		return nil
+	}
+	t := time.NewTimer(d.pollInterval)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	return nil
 }

@@ -21,9 +21,10 @@ type querier interface {
 // executor runs reads on read and writes on write. Outside a transaction
 // write is nil and each write opens a transaction of its own on the writer.
 type executor struct {
-	d     *Driver
-	read  querier
-	write querier
+	d        *Driver
+	read     querier
+	write    querier
+	appended bool // in a transaction: events were appended, wake readers at commit
 }
 
 var _ store.Executor = (*executor)(nil)
@@ -140,6 +141,11 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 	if err != nil {
 		return nil, err
 	}
+	if e.write == nil {
+		e.d.appended.Broadcast() // committed already: wake feed readers
+	} else {
+		e.appended = true
+	}
 	return res, nil
 }
 
@@ -203,14 +209,15 @@ func (e *executor) EventsReadAll(ctx context.Context, p *store.EventsReadAllPara
 	if limit <= 0 {
 		limit = 1000
 	}
+	// One writer: commit order is position order, and TxID is always 0.
 	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events WHERE position > ? ORDER BY position LIMIT ?`,
-		p.AfterPosition, limit)
+		p.After.Position, limit)
 	if err != nil {
-		return nil, fmt.Errorf("reading events after %d: %w", p.AfterPosition, translate(err))
+		return nil, fmt.Errorf("reading events after %d: %w", p.After.Position, translate(err))
 	}
 	evs, err := scanEvents(rows)
 	if err != nil {
-		return nil, fmt.Errorf("reading events after %d: %w", p.AfterPosition, translate(err))
+		return nil, fmt.Errorf("reading events after %d: %w", p.After.Position, translate(err))
 	}
 	return evs, nil
 }

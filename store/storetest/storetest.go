@@ -7,8 +7,10 @@ package storetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -40,6 +42,8 @@ func Exercise(t *testing.T, open Open) {
 		{"SavepointsUndoOnlyTheirPart", testSavepoints},
 		{"Idempotency", testIdempotency},
 		{"ConcurrentAppendsToOneStream", testConcurrentAppendsToOneStream},
+		{"WaitForEventsWakesOnAppend", testWaitForEvents},
+		{"FeedWaitsForLateCommits (needs ConcurrentWriters)", testFeedWaitsForLateCommits},
 		{"ClosedDriver", testClosedDriver},
 	}
 	for _, tc := range tests {
@@ -51,6 +55,33 @@ func Exercise(t *testing.T, open Open) {
 }
 
 var ctx = context.Background()
+
+// jsonEqual compares JSON by meaning: backends may normalise documents
+// (PostgreSQL's jsonb reorders keys and adds spaces).
+func jsonEqual(got []byte, want string) bool {
+	var g, w any
+	if json.Unmarshal(got, &g) != nil || json.Unmarshal([]byte(want), &w) != nil {
+		return false
+	}
+	return reflect.DeepEqual(g, w)
+}
+
+// readFeed reads the feed after a cursor to its current end.
+func readFeed(t *testing.T, x store.Executor, after store.Cursor) ([]*store.Event, store.Cursor) {
+	t.Helper()
+	var out []*store.Event
+	for {
+		page, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{After: after, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			return out, after
+		}
+		out = append(out, page...)
+		after = page[len(page)-1].Cursor()
+	}
+}
 
 func newEvents(prefix string, n int) []store.NewEvent {
 	out := make([]store.NewEvent, n)
@@ -110,7 +141,7 @@ func testAppendAssignsVersionsAndPositions(t *testing.T, d store.Driver) {
 	if err != nil || len(got) != 4 {
 		t.Fatalf("read back %d events: %v", len(got), err)
 	}
-	if !bytes.Equal(got[1].Data, []byte(`{"n":1}`)) || !bytes.Equal(got[1].Metadata, []byte(`{"by":"test"}`)) ||
+	if !jsonEqual(got[1].Data, `{"n":1}`) || !jsonEqual(got[1].Metadata, `{"by":"test"}`) ||
 		got[1].Type != "thing-happened" || got[1].Position != res.Events[1].Position {
 		t.Fatalf("stored event differs: %+v", got[1])
 	}
@@ -198,9 +229,9 @@ func testReadAllInPositionOrder(t *testing.T, d store.Driver) {
 		}
 	}
 	var got []string
-	after := int64(0)
+	var after store.Cursor
 	for {
-		page, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{AfterPosition: after, Limit: 3})
+		page, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{After: after, Limit: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,10 +242,10 @@ func testReadAllInPositionOrder(t *testing.T, d store.Driver) {
 			t.Fatalf("page of %d over a limit of 3", len(page))
 		}
 		for _, ev := range page {
-			if ev.Position <= after {
-				t.Fatalf("position %d not after %d", ev.Position, after)
+			if c := ev.Cursor(); c.TxID < after.TxID || (c.TxID == after.TxID && c.Position <= after.Position) {
+				t.Fatalf("cursor %+v not after %+v", c, after)
 			}
-			after = ev.Position
+			after = ev.Cursor()
 			got = append(got, ev.ID)
 		}
 	}
@@ -247,7 +278,7 @@ func testStatePutAndGet(t *testing.T, d store.Driver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(got.Data) != `{"v":2}` || got.Version != 3 || got.ETag != "e3" || got.Tenant != "acme" ||
+	if !jsonEqual(got.Data, `{"v":2}`) || got.Version != 3 || got.ETag != "e3" || got.Tenant != "acme" ||
 		got.CreatedBy != "alice" || got.UpdatedBy != "bob" || !got.CreatedAt.Equal(t0) || !got.UpdatedAt.Equal(t1) {
 		t.Fatalf("updated %+v", got)
 	}
@@ -279,7 +310,7 @@ func testStateVersionConflicts(t *testing.T, d store.Driver) {
 		t.Fatalf("update of a missing state: %v", err)
 	}
 	got, _ := x.StateGet(ctx, &k)
-	if got.Version != 1 || string(got.Data) != `{"v":1}` {
+	if got.Version != 1 || !jsonEqual(got.Data, `{"v":1}`) {
 		t.Fatalf("a refused put changed the state: %+v", got)
 	}
 }
@@ -409,7 +440,8 @@ func testIdempotency(t *testing.T, d store.Driver) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.RequestHash != "h1" || got.Status != 201 || string(got.Response) != `{"ok":1}` || !got.CreatedAt.Equal(rec.CreatedAt) {
+	// The response is kept byte for byte: a replay must answer exactly.
+	if got.RequestHash != "h1" || got.Status != 201 || !bytes.Equal(got.Response, []byte(`{"ok":1}`)) || !got.CreatedAt.Equal(rec.CreatedAt) {
 		t.Fatalf("record %+v", got)
 	}
 	if err := x.IdempotencyPut(ctx, rec); !errors.Is(err, store.ErrDuplicate) {
@@ -424,7 +456,7 @@ func testIdempotency(t *testing.T, d store.Driver) {
 // appending at it. Exactly the acknowledged appends persist, with no
 // duplicate and no missing version.
 func testConcurrentAppendsToOneStream(t *testing.T, d store.Driver) {
-	const workers, attempts = 16, 20
+	const workers, attempts = 64, 8
 	x := d.Executor()
 	var acked atomic.Int64
 	var mu sync.Mutex
@@ -488,4 +520,135 @@ func testClosedDriver(t *testing.T, d store.Driver) {
 	if _, err := d.Executor().StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: "1"}); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("read after close: %v", err)
 	}
+}
+
+func testWaitForEvents(t *testing.T, d store.Driver) {
+	x := d.Executor()
+	mustAppend(t, x, "s", 0, newEvents("s", 1))
+	_, cur := readFeed(t, x, store.Cursor{})
+	woke := make(chan error, 1)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	go func() { woke <- d.WaitForEvents(wctx, cur) }()
+	tx, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, tx, "s", 1, newEvents("s2", 1))
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Readers loop: wait, read, until the event is there (a wait may end
+	// early, at the poll interval).
+	for {
+		if err := <-woke; err != nil {
+			t.Fatalf("waiting: %v", err)
+		}
+		evs, _ := readFeed(t, x, cur)
+		if len(evs) == 1 && evs[0].ID == "s2-0" {
+			break
+		}
+		go func() { woke <- d.WaitForEvents(wctx, cur) }()
+	}
+	// With events already after the cursor, waiting returns at once.
+	if err := d.WaitForEvents(wctx, store.Cursor{}); err != nil {
+		t.Fatal(err)
+	}
+	// A cancelled wait says so.
+	cctx, ccancel := context.WithCancel(ctx)
+	ccancel()
+	_, end := readFeed(t, x, store.Cursor{})
+	if err := d.WaitForEvents(cctx, end); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+}
+
+// Commit order differs from insert order under concurrent writers. Hold
+// transaction A open, commit B after it: a reader of the feed must not move
+// past A's place, and once A commits it delivers both, in order, once.
+func testFeedWaitsForLateCommits(t *testing.T, d store.Driver) {
+	if !d.Capabilities().ConcurrentWriters {
+		t.Log("single writer: two write transactions cannot be open at once, so commits cannot overtake")
+		return
+	}
+	x := d.Executor()
+	mustAppend(t, x, "before", 0, newEvents("before", 1))
+	seen, cur := readFeed(t, x, store.Cursor{})
+	if len(seen) != 1 {
+		t.Fatalf("feed before the race: %d events", len(seen))
+	}
+
+	// Case 1: A inserts first (lower position), B commits first.
+	a, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Rollback(ctx)
+	mustAppend(t, a, "a", 0, newEvents("a", 1))
+	b, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Rollback(ctx)
+	mustAppend(t, b, "b", 0, newEvents("b", 1))
+	if err := b.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if evs, _ := readFeed(t, x, cur); len(evs) != 0 {
+		t.Fatalf("the feed delivered %s while an earlier transaction is still open", evs[0].ID)
+	}
+	if err := a.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	evs, next := readFeed(t, x, cur)
+	if len(evs) != 2 || evs[0].ID != "a-0" || evs[1].ID != "b-0" {
+		t.Fatalf("after both committed the feed gave %v", ids(evs))
+	}
+	cur = next
+
+	// Case 2: P takes its transaction id first but inserts last; Q inserts
+	// first (lower position) and commits last. The feed must deliver P's
+	// event without ever passing Q's, then Q's once Q commits.
+	p, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Rollback(ctx)
+	if _, err := p.StatePut(ctx, &store.StatePutParams{StateKey: store.StateKey{Domain: "d", Resource: "r", ID: "p"},
+		Data: []byte(`{}`), Version: 1, ETag: "e"}); err != nil {
+		t.Fatal(err) // any write gives P its transaction id now
+	}
+	q, err := d.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Rollback(ctx)
+	qRes := mustAppend(t, q, "q", 0, newEvents("q", 1))
+	pRes := mustAppend(t, p, "p", 0, newEvents("p", 1))
+	if pRes.Events[0].Position < qRes.Events[0].Position {
+		t.Fatal("setup: P's event should have the higher position")
+	}
+	if err := p.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mid, cur2 := readFeed(t, x, cur)
+	if len(mid) > 1 || (len(mid) == 1 && mid[0].ID != "p-0") {
+		t.Fatalf("while Q is open the feed gave %v", ids(mid))
+	}
+	if err := q.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := readFeed(t, x, cur2)
+	all := append(mid, rest...)
+	if len(all) != 2 || fmt.Sprint(ids(all)) != "[p-0 q-0]" {
+		t.Fatalf("the feed gave %v, want p-0 then q-0, each once", ids(all))
+	}
+}
+
+func ids(evs []*store.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
 }
