@@ -1,0 +1,3 @@
+DROP TABLE idempotency;
+DROP TABLE states;
+DROP TABLE events;

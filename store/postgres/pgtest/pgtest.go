@@ -1,0 +1,200 @@
+// Package pgtest gives tests a real PostgreSQL: the server named by
+// FLUVIUS_TEST_DATABASE_URL, or a throwaway cluster this process starts with
+// the machine's initdb and pg_ctl (on 127.0.0.1, a free port and a temporary
+// directory; about a second). Each test gets a schema of its own.
+//
+// Under CI=true a missing PostgreSQL fails the test; elsewhere it skips it
+// with the reason.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnvURL names the variable pointing the tests at an existing server.
+const EnvURL = "FLUVIUS_TEST_DATABASE_URL"
+
+var (
+	once    sync.Once
+	baseURL string
+	cluster *Cluster
+	initErr error
+)
+
+// Cluster is a throwaway PostgreSQL cluster.
+type Cluster struct {
+	Dir  string // the data directory
+	Port int
+	bin  string
+	root string // everything the cluster wrote: data, socket, log
+}
+
+// URL returns the URL of the cluster's postgres database.
+func (c *Cluster) URL() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.Port)
+}
+
+// Stop stops the cluster and removes its files.
+func (c *Cluster) Stop() error {
+	err := c.run("pg_ctl", "-D", c.Dir, "-m", "immediate", "-w", "stop")
+	os.RemoveAll(c.root)
+	return err
+}
+
+// binDir finds the PostgreSQL server binaries.
+func binDir() (string, error) {
+	if p, err := exec.LookPath("pg_ctl"); err == nil {
+		if _, err := exec.LookPath("initdb"); err == nil {
+			return filepath.Dir(p), nil
+		}
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	if len(matches) == 0 {
+		return "", errors.New("no PostgreSQL server binaries (pg_ctl, initdb) found: install postgresql, or set " + EnvURL)
+	}
+	sort.Strings(matches)
+	return filepath.Dir(matches[len(matches)-1]), nil
+}
+
+// run runs a server binary, as the postgres OS user when this process is
+// root (initdb and postgres refuse to run as root).
+func (c *Cluster) run(name string, args ...string) error {
+	bin := filepath.Join(c.bin, name)
+	var cmd *exec.Cmd
+	if os.Geteuid() == 0 {
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", bin}, args...)...)
+	} else {
+		cmd = exec.Command(bin, args...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s: %w\n%s", name, err, out)
+	}
+	return nil
+}
+
+// StartCluster initialises and starts a new cluster.
+func StartCluster() (*Cluster, error) {
+	bin, err := binDir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "fluvius-pg-")
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() == 0 {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			return nil, fmt.Errorf("running as root needs the postgres OS user: %w", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if err := os.Chown(dir, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	c := &Cluster{Dir: dir, Port: port, bin: bin, root: dir}
+	data := filepath.Join(dir, "data")
+	if err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c max_connections=200", port, dir)
+	if err := c.run("pg_ctl", "-D", data, "-w", "-l", filepath.Join(dir, "log"), "-o", opts, "start"); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	c.Dir = data
+	return c, nil
+}
+
+func setup() {
+	if u := os.Getenv(EnvURL); u != "" {
+		baseURL = u
+		return
+	}
+	cluster, initErr = StartCluster()
+	if initErr == nil {
+		baseURL = cluster.URL()
+	}
+}
+
+// BaseURL returns the URL of the test server, starting it if needed.
+func BaseURL(tb testing.TB) string {
+	tb.Helper()
+	once.Do(setup)
+	if initErr != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("PostgreSQL is required under CI: %v", initErr)
+		}
+		tb.Skipf("no PostgreSQL for this test: %v", initErr)
+	}
+	return baseURL
+}
+
+// URL returns the URL of a fresh, empty schema for one test; it is dropped
+// when the test ends.
+func URL(tb testing.TB) string {
+	tb.Helper()
+	base := BaseURL(tb)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		tb.Fatalf("connecting to the test PostgreSQL: %v", err)
+	}
+	defer conn.Close(ctx)
+	var b [6]byte
+	rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		tb.Fatalf("creating schema: %v", err)
+	}
+	tb.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		tb.Fatalf("parsing %s: %v", EnvURL, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Stop stops the throwaway cluster, if this process started one. Call it
+// from TestMain after m.Run.
+func Stop() {
+	if cluster != nil {
+		cluster.Stop()
+		cluster = nil
+	}
+}
