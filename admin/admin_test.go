@@ -19,6 +19,9 @@ import (
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/internal/wasmbuild"
+	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/store/postgres"
+	"fluvius.dev/fluvius/store/postgres/pgtest"
 	"fluvius.dev/fluvius/store/sqlite"
 )
 
@@ -44,6 +47,7 @@ func run(m *testing.M) int {
 		}
 	}
 	code := m.Run()
+	pgtest.Stop()
 	if code == 0 {
 		// fasthttp keeps a process-wide date ticker, and its worker pool
 		// cleaner sleeps out its interval after a shutdown; neither is ours.
@@ -60,15 +64,29 @@ func run(m *testing.M) int {
 
 // server is a real host behind a real listener.
 type server struct {
-	url     string
-	dataDir string
-	stop    func()
+	url   string
+	where string
+	stop  func()
 }
 
-func startServer(t testing.TB, dataDir string) *server {
+// onDrivers runs an HTTP test against a host on each store driver: fresh
+// gives the test a fresh place for its data.
+func onDrivers(t *testing.T, fn func(t *testing.T, fresh func() string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, func() string { return t.TempDir() }) })
+	t.Run("postgres", func(t *testing.T) { fn(t, func() string { return pgtest.URL(t) }) })
+}
+
+// where is a directory for SQLite or a postgres:// URL.
+func startServer(t testing.TB, where string) *server {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(dataDir, "fluvius.db"), sqlite.Options{})
+	var st store.Driver
+	var err error
+	if strings.HasPrefix(where, "postgres://") {
+		st, err = postgres.Open(ctx, where, postgres.Options{})
+	} else {
+		st, err = sqlite.Open(ctx, filepath.Join(where, "fluvius.db"), sqlite.Options{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +105,7 @@ func startServer(t testing.TB, dataDir string) *server {
 	srv := admin.New(h, admin.Options{Logger: log, BodyLimit: 64 << 10})
 	done := make(chan struct{})
 	go func() { srv.Serve(ln); close(done) }()
-	s := &server{url: "http://" + ln.Addr().String(), dataDir: dataDir}
+	s := &server{url: "http://" + ln.Addr().String(), where: where}
 	stopped := false
 	s.stop = func() {
 		if stopped {
@@ -159,8 +177,10 @@ func (r response) problem(t *testing.T, status int, code string) response {
 	return r
 }
 
-func TestUserWalkthrough(t *testing.T) {
-	s := startServer(t, t.TempDir())
+func TestUserWalkthrough(t *testing.T) { onDrivers(t, testUserWalkthrough) }
+
+func testUserWalkthrough(t *testing.T, fresh func() string) {
+	s := startServer(t, fresh())
 	created := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`,
 		"X-Fluvius-User", "alice", "X-Fluvius-Tenant", "acme").want(t, 201)
 	id := created.body["id"].(string)
@@ -210,8 +230,10 @@ func TestUserWalkthrough(t *testing.T) {
 	}
 }
 
-func TestErrorsAreProblems(t *testing.T) {
-	s := startServer(t, t.TempDir())
+func TestErrorsAreProblems(t *testing.T) { onDrivers(t, testErrorsAreProblems) }
+
+func testErrorsAreProblems(t *testing.T, fresh func() string) {
+	s := startServer(t, fresh())
 	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201).body["id"].(string)
 	s.do(t, "POST", "/nope:create-user/user/:new", `{}`).problem(t, 404, "unknown-domain")
 	s.do(t, "POST", "/user:nope/user/:new", `{}`).problem(t, 404, "unknown-command")
@@ -228,6 +250,8 @@ func TestErrorsAreProblems(t *testing.T) {
 		t.Fatalf("violations %s", bad.raw)
 	}
 	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"nope","name":"Ann"}`).problem(t, 422, "invalid-email")
+	// Every store must take what one takes: U+0000 is refused up front.
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"a@b.co","name":"A\u0000B"}`).problem(t, 400, "invalid-payload")
 	s.do(t, "POST", "/user:create-user/user/"+id, `{"email":"b@example.com","name":"B"}`).problem(t, 409, "aggregate-exists")
 	s.do(t, "POST", "/user:update-user/user/:new", `{"name":"x"}`).problem(t, 400, "aggregate-id-required")
 	s.do(t, "POST", "/user:create-user/user/:new", `email=a`, "Content-Type", "application/x-www-form-urlencoded").
@@ -253,8 +277,10 @@ func TestPluginTrapIs500AndHostServesOn(t *testing.T) {
 	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201)
 }
 
-func TestIdempotencyKeyHeader(t *testing.T) {
-	s := startServer(t, t.TempDir())
+func TestIdempotencyKeyHeader(t *testing.T) { onDrivers(t, testIdempotencyKeyHeader) }
+
+func testIdempotencyKeyHeader(t *testing.T, fresh func() string) {
+	s := startServer(t, fresh())
 	first := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, "Idempotency-Key", "abc").want(t, 201)
 	again := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, "Idempotency-Key", "abc").want(t, 201)
 	if !bytes.Equal(first.raw, again.raw) || again.header.Get("Idempotent-Replayed") != "true" {
@@ -288,8 +314,10 @@ func TestMeta(t *testing.T) {
 	s.do(t, "GET", "/healthz", "").want(t, 200)
 }
 
-func TestStateSurvivesRestart(t *testing.T) {
-	dir := t.TempDir()
+func TestStateSurvivesRestart(t *testing.T) { onDrivers(t, testStateSurvivesRestart) }
+
+func testStateSurvivesRestart(t *testing.T, fresh func() string) {
+	dir := fresh()
 	s := startServer(t, dir)
 	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201).body["id"].(string)
 	s.stop()

@@ -44,8 +44,13 @@ type CommitStats struct {
 
 // CommitStats reports how well commands are being coalesced.
 func (h *Host) CommitStats() CommitStats {
-	c := h.committer
-	return CommitStats{Transactions: c.batches.Load(), Commands: c.commands.Load(), LargestBatch: c.largest.Load()}
+	var s CommitStats
+	for _, c := range h.committers {
+		s.Transactions += c.batches.Load()
+		s.Commands += c.commands.Load()
+		s.LargestBatch = max(s.LargestBatch, c.largest.Load())
+	}
+	return s
 }
 
 var errShuttingDown = errors.New("host: shutting down")

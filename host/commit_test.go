@@ -13,8 +13,10 @@ import (
 // conflicts on a shared aggregate, no retries) or before it (domain errors):
 // the failures do not take their batch-mates down, every acknowledged
 // command is stored and nothing else is.
-func TestGroupCommitIsolatesFailures(t *testing.T) {
-	e := newEnv(t, func(c *host.Config) { c.MaxConflictRetries = -1 })
+func TestGroupCommitIsolatesFailures(t *testing.T) { onDrivers(t, testGroupCommitIsolatesFailures) }
+
+func testGroupCommitIsolatesFailures(t *testing.T, driver string) {
+	e := newEnvOn(t, driver, func(c *host.Config) { c.MaxConflictRetries = -1 })
 	shared := createUser(t, e.host, "shared@example.com")
 	before := e.host.CommitStats()
 

@@ -36,6 +36,11 @@ type Config struct {
 	// a version conflict before the host answers 409; 0 means 3, negative
 	// means never.
 	MaxConflictRetries int
+	// Committers is how many group committers write in parallel; 0 means 1
+	// for a single-writer store (SQLite) and 4 for one that takes concurrent
+	// writers (PostgreSQL), where parallel transactions overlap their
+	// round trips and flushes.
+	Committers int
 	// MaxBatch bounds how many commands one group-commit transaction
 	// holds; 0 means 128.
 	MaxBatch int
@@ -67,6 +72,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConflictRetries < 0 {
 		c.MaxConflictRetries = 0
+	}
+	if c.Committers <= 0 {
+		c.Committers = 1
+		if c.Store.Capabilities().ConcurrentWriters {
+			c.Committers = 4
+		}
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 128

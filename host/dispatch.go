@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -129,7 +130,7 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	var idem *store.IdempotencyRecord
 	if cmd.IdempotencyKey != "" {
 		idem = &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{
-			Scope: cmd.Domain + "\x00" + cmd.Caller.Tenant + "\x00" + cmd.Caller.UserID, Key: cmd.IdempotencyKey},
+			Scope: idempotencyScope(cmd), Key: cmd.IdempotencyKey},
 			RequestHash: requestHash(cmd, payload)}
 		if res, err := h.replay(ctx, idem); res != nil || err != nil {
 			return res, err
@@ -181,6 +182,12 @@ func (h *Host) resolve(domain, command, resource string) (*Plugin, *abi.CommandS
 			domain, command, resource, spec.Resources)
 	}
 	return p, spec, nil
+}
+
+// idempotencyScope is who may reuse a key: the same caller of the same
+// domain. Parts are escaped so no tenant or user name can forge another's.
+func idempotencyScope(cmd *Command) string {
+	return cmd.Domain + "/" + url.PathEscape(cmd.Caller.Tenant) + "/" + url.PathEscape(cmd.Caller.UserID)
 }
 
 func requestHash(cmd *Command, payload []byte) string {
@@ -315,7 +322,8 @@ func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem
 	if write == nil && idem == nil {
 		return res, render()
 	}
-	err := h.committer.commit(ctx, func(ctx context.Context, tx store.Tx) error {
+	c := h.committers[h.nextCommit.Add(1)%uint64(len(h.committers))]
+	err := c.commit(ctx, func(ctx context.Context, tx store.Tx) error {
 		if write != nil {
 			if err := write(ctx, tx); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,11 @@ type answer struct {
 	Version int64             `json:"version"`
 	ETag    string            `json:"etag"`
 	Extra   map[string]string `json:"-"`
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 func dispatch(t *testing.T, h *host.Host, cmd host.Command) (*host.CommandResult, answer) {
@@ -75,8 +81,10 @@ func TestLoadReadsManifest(t *testing.T) {
 	}
 }
 
-func TestCommandLifecycle(t *testing.T) {
-	e := newEnv(t, nil)
+func TestCommandLifecycle(t *testing.T) { onDrivers(t, testCommandLifecycle) }
+
+func testCommandLifecycle(t *testing.T, driver string) {
+	e := newEnvOn(t, driver, nil)
 	created := createUser(t, e.host, "ann@example.com")
 	if created.Data["email"] != "ann@example.com" || created.Data["status"] != "active" {
 		t.Fatalf("created %+v", created.Data)
@@ -105,7 +113,7 @@ func TestCommandLifecycle(t *testing.T) {
 	// Replaying the events through the plugin gives the stored state, and
 	// time travel gives the state as it was.
 	now, err := e.host.StateAt(ctx, "user", "user", created.ID, 0)
-	if err != nil || string(now) != string(rec.Data) {
+	if err != nil || !jsonEqual(now, rec.Data) {
 		t.Fatalf("replayed %s, stored %s (%v)", now, rec.Data, err)
 	}
 	then, err := e.host.StateAt(ctx, "user", "user", created.ID, 1)
@@ -169,7 +177,11 @@ func TestBadCommands(t *testing.T) {
 // Concurrent commands on one aggregate: every one either lands on its own
 // version or is refused; none is lost.
 func TestConcurrentCommandsOnOneAggregate(t *testing.T) {
-	e := newEnv(t, func(c *host.Config) { c.MaxConflictRetries = 50 })
+	onDrivers(t, testConcurrentCommandsOnOneAggregate)
+}
+
+func testConcurrentCommandsOnOneAggregate(t *testing.T, driver string) {
+	e := newEnvOn(t, driver, func(c *host.Config) { c.MaxConflictRetries = 50 })
 	created := createUser(t, e.host, "ann@example.com")
 	const n = 16
 	var wg sync.WaitGroup
@@ -200,8 +212,10 @@ func TestConcurrentCommandsOnOneAggregate(t *testing.T) {
 	}
 }
 
-func TestIdempotencyKey(t *testing.T) {
-	e := newEnv(t, nil)
+func TestIdempotencyKey(t *testing.T) { onDrivers(t, testIdempotencyKey) }
+
+func testIdempotencyKey(t *testing.T, driver string) {
+	e := newEnvOn(t, driver, nil)
 	cmd := host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true, IdempotencyKey: "k1",
 		Payload: []byte(`{"email":"ann@example.com","name":"Ann"}`), Caller: abi.Caller{UserID: "alice"}}
 	first, err := e.host.Dispatch(ctx, &cmd)
@@ -234,8 +248,10 @@ func TestIdempotencyKey(t *testing.T) {
 	}
 }
 
-func TestStateSurvivesRestart(t *testing.T) {
-	e := newEnv(t, nil)
+func TestStateSurvivesRestart(t *testing.T) { onDrivers(t, testStateSurvivesRestart) }
+
+func testStateSurvivesRestart(t *testing.T, driver string) {
+	e := newEnvOn(t, driver, nil)
 	created := createUser(t, e.host, "ann@example.com")
 	e.stop()
 	e.start(t, nil)

@@ -16,12 +16,13 @@ import (
 
 // Host runs plugins and dispatches commands to them.
 type Host struct {
-	cfg       Config
-	rt        wazero.Runtime
-	cache     wazero.CompilationCache
-	committer *committer
-	mu        sync.Mutex                         // serialises loads
-	plugins   atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
+	cfg        Config
+	rt         wazero.Runtime
+	cache      wazero.CompilationCache
+	committers []*committer
+	nextCommit atomic.Uint64
+	mu         sync.Mutex                         // serialises loads
+	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
 }
 
 // New starts a host: a wazero runtime with the host modules of the ABI.
@@ -54,7 +55,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
-	h.committer = newCommitter(cfg.Store, cfg.MaxBatch)
+	for i := 0; i < cfg.Committers; i++ {
+		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch))
+	}
 	return h, nil
 }
 
@@ -162,7 +165,9 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
-	h.committer.close()
+	for _, c := range h.committers {
+		c.close()
+	}
 	err := h.rt.Close(ctx)
 	if h.cache != nil {
 		err = errors.Join(err, h.cache.Close(ctx))

@@ -14,6 +14,8 @@ import (
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/internal/wasmbuild"
 	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/store/postgres"
+	"fluvius.dev/fluvius/store/postgres/pgtest"
 	"fluvius.dev/fluvius/store/sqlite"
 )
 
@@ -53,6 +55,7 @@ func run(m *testing.M) int {
 		}
 	}
 	code := m.Run()
+	pgtest.Stop()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, "goroutines leaked:", err)
@@ -65,7 +68,29 @@ func run(m *testing.M) int {
 type env struct {
 	host  *host.Host
 	store store.Driver
-	path  string
+	path  string // SQLite file, or
+	url   string // PostgreSQL URL
+}
+
+// drivers are the stores the driver-sensitive host tests run on.
+var drivers = []string{"sqlite", "postgres"}
+
+// onDrivers runs a test once per store driver.
+func onDrivers(t *testing.T, fn func(t *testing.T, driver string)) {
+	for _, d := range drivers {
+		t.Run(d, func(t *testing.T) { fn(t, d) })
+	}
+}
+
+// newEnvOn is newEnv on the named driver.
+func newEnvOn(t testing.TB, driver string, mod func(*host.Config)) *env {
+	t.Helper()
+	e := &env{path: filepath.Join(t.TempDir(), "fluvius.db")}
+	if driver == "postgres" {
+		e.url = pgtest.URL(t)
+	}
+	e.start(t, mod)
+	return e.load(t, context.Background())
 }
 
 // newEnv starts a host on a fresh SQLite store with the user and faulty
@@ -85,7 +110,13 @@ func bareEnv(t testing.TB, mod func(*host.Config)) *env {
 
 func (e *env) start(t testing.TB, mod func(*host.Config)) {
 	t.Helper()
-	d, err := sqlite.Open(context.Background(), e.path, sqlite.Options{})
+	var d store.Driver
+	var err error
+	if e.url != "" {
+		d, err = postgres.Open(context.Background(), e.url, postgres.Options{})
+	} else {
+		d, err = sqlite.Open(context.Background(), e.path, sqlite.Options{})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"fluvius.dev/fluvius/internal/wasmbuild"
+	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines to write.
@@ -108,4 +110,36 @@ func TestBadInvocations(t *testing.T) {
 			t.Errorf("%q succeeded", args)
 		}
 	}
+}
+
+func TestMigrateOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "status", "--database-url", url}, "001_init\tpending"},
+		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied"},
+		{[]string{"migrate", "down", "--database-url", url}, "001_init\tpending"},
+		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied"},
+	}
+	for _, s := range steps {
+		var out bytes.Buffer
+		if err := run(ctx, s.args, &out, os.Stderr); err != nil {
+			t.Fatalf("%v: %v", s.args, err)
+		}
+		if !strings.Contains(out.String(), s.want) {
+			t.Fatalf("%v printed %q, want %q", s.args, out.String(), s.want)
+		}
+	}
+	if err := run(ctx, []string{"migrate", "status", "--database-url", "mysql://nope"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("a non-postgres URL was accepted")
+	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgtest.Stop()
+	os.Exit(code)
 }

@@ -5,15 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"path/filepath"
-
-	"fluvius.dev/fluvius/store/sqlite"
 )
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", envOr("FLUVIUS_DATA_DIR", "data"), "directory holding fluvius.db (env FLUVIUS_DATA_DIR)")
+	databaseURL := fs.String("database-url", envOr("FLUVIUS_DATABASE_URL", ""), "postgres:// URL; empty means SQLite in the data dir (env FLUVIUS_DATABASE_URL)")
 	steps := fs.Int("steps", 1, "how many migrations down reverts")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: fluvius-host migrate up|down|status [flags]")
@@ -27,7 +25,7 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	d, err := sqlite.Open(ctx, filepath.Join(*dataDir, "fluvius.db"), sqlite.Options{SkipMigrations: true})
+	d, _, err := openStore(ctx, *databaseURL, *dataDir, false)
 	if err != nil {
 		return err
 	}

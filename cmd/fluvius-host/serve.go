@@ -17,12 +17,12 @@ import (
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/host"
-	"fluvius.dev/fluvius/store/sqlite"
 )
 
 type serveFlags struct {
 	listen       string
 	dataDir      string
+	databaseURL  string
 	pluginsDir   string
 	logLevel     string
 	logFormat    string
@@ -36,6 +36,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&f.listen, "listen", envOr("FLUVIUS_LISTEN", "127.0.0.1:8080"), "address to serve HTTP on (env FLUVIUS_LISTEN)")
 	fs.StringVar(&f.dataDir, "data-dir", envOr("FLUVIUS_DATA_DIR", "data"), "directory for the database and compilation cache (env FLUVIUS_DATA_DIR)")
+	fs.StringVar(&f.databaseURL, "database-url", envOr("FLUVIUS_DATABASE_URL", ""), "postgres:// URL of a shared PostgreSQL; empty uses SQLite in the data dir (env FLUVIUS_DATABASE_URL)")
 	fs.StringVar(&f.pluginsDir, "plugins-dir", envOr("FLUVIUS_PLUGINS_DIR", ""), "directory whose .wasm plugins are loaded at start; default DATA_DIR/plugins (env FLUVIUS_PLUGINS_DIR)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLUVIUS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLUVIUS_LOG_LEVEL)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLUVIUS_LOG_FORMAT", "text"), "text or json (env FLUVIUS_LOG_FORMAT)")
@@ -84,8 +85,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err := os.MkdirAll(f.pluginsDir, 0o755); err != nil {
 		return fmt.Errorf("creating plugins dir: %w", err)
 	}
-	dbPath := filepath.Join(f.dataDir, "fluvius.db")
-	st, err := sqlite.Open(ctx, dbPath, sqlite.Options{})
+	st, storeName, err := openStore(ctx, f.databaseURL, f.dataDir, true)
 	if err != nil {
 		return err
 	}
@@ -111,7 +111,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := admin.New(h, admin.Options{Logger: log})
-	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", "sqlite", "database", dbPath,
+	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(plugins), "startup", time.Since(start).Round(time.Millisecond))
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

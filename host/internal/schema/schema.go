@@ -114,8 +114,32 @@ func (v *Validator) ValidateJSON(doc []byte) []Violation {
 		return []Violation{{Message: "malformed JSON: data after the document"}}
 	}
 	var out []Violation
+	noNUL(x, "", &out)
 	v.validate(x, "", &out)
 	return out
+}
+
+// noNUL refuses U+0000 anywhere: PostgreSQL's jsonb and text cannot store
+// it, and a document one store accepts must not fail in another.
+func noNUL(x any, path string, out *[]Violation) {
+	switch t := x.(type) {
+	case string:
+		if strings.IndexByte(t, 0) >= 0 {
+			*out = append(*out, Violation{Path: path, Message: "must not contain the NUL character (\\u0000)"})
+		}
+	case []any:
+		for i, e := range t {
+			noNUL(e, path+"/"+strconv.Itoa(i), out)
+		}
+	case map[string]any:
+		for k, e := range t {
+			if strings.IndexByte(k, 0) >= 0 {
+				*out = append(*out, Violation{Path: path + "/" + escape(k), Message: "property names must not contain the NUL character"})
+				continue
+			}
+			noNUL(e, path+"/"+escape(k), out)
+		}
+	}
 }
 
 func (v *Validator) validate(x any, path string, out *[]Violation) {

@@ -58,6 +58,7 @@ func TestValidate(t *testing.T) {
 		{`{"email":`, []string{": malformed JSON"}},
 		{`{} {}`, []string{": malformed JSON: data after"}},
 		{"{\"email\":\"\xff\"}", []string{": the document is not valid UTF-8"}},
+		{`{"email":"a@b.co","name":"A\u0000B"}`, []string{"/name: must not contain the NUL"}},
 	}
 	for _, c := range cases {
 		got := v.ValidateJSON([]byte(c.doc))
