@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,60 +11,107 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"fluvius.dev/fluvius/store/postgres"
+	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
 
+var benchClients = []int{1, 8, 32, 64}
+
+// load runs op b.N times from the given number of concurrent clients and
+// reports throughput and latency percentiles.
+func load(b *testing.B, clients int, op func(n int64) error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	latencies := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for {
+				n := next.Add(1)
+				if n > int64(b.N) {
+					break
+				}
+				start := time.Now()
+				if err := op(n); err != nil {
+					b.Error(err)
+					return
+				}
+				mine = append(mine, time.Since(start))
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
+	if len(latencies) > 0 {
+		b.ReportMetric(float64(len(latencies))/b.Elapsed().Seconds(), "commands/s")
+		b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds())/1000, "p99-ms")
+	}
+}
+
 // BenchmarkHTTPCommands is the whole write path over a real listener: HTTP
-// -> schema check -> guest decides -> durable SQLite append + state. Each
-// client sends create-user commands back to back on a keep-alive connection.
+// -> schema check -> guest decides -> durable append + state, on each store.
+// Each client sends create-user commands back to back on a keep-alive
+// connection.
 func BenchmarkHTTPCommands(b *testing.B) {
-	for _, clients := range []int{1, 32} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			s := startServer(b, b.TempDir())
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
-			defer client.CloseIdleConnections()
-			var next atomic.Int64
-			var mu sync.Mutex
-			latencies := make([]time.Duration, 0, b.N)
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			for c := 0; c < clients; c++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					var mine []time.Duration
-					for {
-						n := next.Add(1)
-						if n > int64(b.N) {
-							break
-						}
-						start := time.Now()
-						res, err := client.Post(s.url+"/user:create-user/user/:new", "application/json",
-							strings.NewReader(fmt.Sprintf(`{"email":"u%d@example.com","name":"User %d"}`, n, n)))
-						if err != nil {
-							b.Error(err)
-							return
-						}
-						io.Copy(io.Discard, res.Body)
-						res.Body.Close()
-						if res.StatusCode != http.StatusCreated {
-							b.Errorf("status %d", res.StatusCode)
-							return
-						}
-						mine = append(mine, time.Since(start))
+	for _, driver := range []string{"sqlite", "postgres"} {
+		for _, clients := range benchClients {
+			b.Run(fmt.Sprintf("%s/clients=%d", driver, clients), func(b *testing.B) {
+				where := b.TempDir()
+				if driver == "postgres" {
+					where = pgtest.URL(b)
+				}
+				s := startServer(b, where)
+				client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+				defer client.CloseIdleConnections()
+				load(b, clients, func(n int64) error {
+					res, err := client.Post(s.url+"/user:create-user/user/:new", "application/json",
+						strings.NewReader(fmt.Sprintf(`{"email":"u%d@example.com","name":"User %d"}`, n, n)))
+					if err != nil {
+						return err
 					}
-					mu.Lock()
-					latencies = append(latencies, mine...)
-					mu.Unlock()
-				}()
+					io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					if res.StatusCode != http.StatusCreated {
+						return fmt.Errorf("status %d", res.StatusCode)
+					}
+					return nil
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkPostgresNaiveInsert is the baseline for BenchmarkHTTPCommands on
+// PostgreSQL: each client inserts one event per transaction into the same
+// events table, with nothing else around it (no HTTP, no guest, no state).
+func BenchmarkPostgresNaiveInsert(b *testing.B) {
+	for _, clients := range benchClients {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			ctx := context.Background()
+			d, err := postgres.Open(ctx, pgtest.URL(b), postgres.Options{})
+			if err != nil {
+				b.Fatal(err)
 			}
-			wg.Wait()
-			b.StopTimer()
-			sort.Slice(latencies, func(i, j int) bool { return latencies[i] < latencies[j] })
-			if len(latencies) > 0 {
-				b.ReportMetric(float64(len(latencies))/b.Elapsed().Seconds(), "commands/s")
-				b.ReportMetric(float64(latencies[len(latencies)/2].Microseconds()), "p50-us")
-				b.ReportMetric(float64(latencies[len(latencies)*99/100].Microseconds()), "p99-us")
-			}
+			defer d.Close()
+			pool := d.Pool()
+			load(b, clients, func(n int64) error {
+				_, err := pool.Exec(ctx, `INSERT INTO events (id, stream, version, type, data, created_at)
+					VALUES ($1, $2, 1, 'user-created', $3::jsonb, now())`,
+					uuid.NewString(), fmt.Sprintf("user.user/%d", n), fmt.Sprintf(`{"email":"u%d@example.com","name":"User %d"}`, n, n))
+				return err
+			})
 		})
 	}
 }

@@ -9,21 +9,17 @@ import (
 	"fluvius.dev/fluvius/store"
 )
 
-// writeFunc is one command's writes, run inside a transaction it shares with
-// other commands.
-type writeFunc func(ctx context.Context, tx store.Tx) error
-
 type commitRequest struct {
-	write writeFunc
+	write *store.CommandWrite
 	done  chan error
 }
 
 // committer coalesces the writes of commands that arrive together into one
 // transaction (group commit): while a commit is being made durable, the next
-// commands queue, and the next transaction takes them all. Each command runs
-// inside a savepoint, so one command's conflict or failure is undone alone
-// and never fails its batch-mates; no command is answered before the commit
-// that holds it is durable.
+// commands queue, and the next transaction takes them all. The store writes
+// each command all-or-nothing (store.Driver.CommitCommands), so one
+// command's conflict is undone alone and never fails its batch-mates; no
+// command is answered before the commit that holds it is durable.
 type committer struct {
 	store    store.Driver
 	maxBatch int
@@ -64,7 +60,7 @@ func newCommitter(st store.Driver, maxBatch int) *committer {
 
 // commit runs write in a shared transaction and returns once it committed
 // (nil) or was undone (its error).
-func (c *committer) commit(ctx context.Context, write writeFunc) error {
+func (c *committer) commit(ctx context.Context, write *store.CommandWrite) error {
 	req := &commitRequest{write: write, done: make(chan error, 1)}
 	select {
 	case c.reqs <- req:
@@ -110,46 +106,15 @@ func (c *committer) commitBatch(batch []*commitRequest) {
 	// The batch belongs to no single caller: no caller's cancellation may
 	// abort the others' transaction.
 	ctx := context.Background()
-	fail := func(err error) {
+	writes := make([]*store.CommandWrite, len(batch))
+	for i, r := range batch {
+		writes[i] = r.write
+	}
+	results, err := c.store.CommitCommands(ctx, writes)
+	if err != nil {
 		for _, r := range batch {
 			r.done <- err
 		}
-	}
-	tx, err := c.store.Begin(ctx)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer tx.Rollback(ctx)
-	results := make([]error, len(batch))
-	if len(batch) == 1 {
-		results[0] = batch[0].write(ctx, tx)
-		if results[0] != nil {
-			fail(results[0])
-			return
-		}
-	} else {
-		for i, r := range batch {
-			sp, err := tx.Savepoint(ctx)
-			if err != nil {
-				fail(err)
-				return
-			}
-			if results[i] = r.write(ctx, tx); results[i] != nil {
-				if err := sp.Rollback(ctx); err != nil {
-					fail(err)
-					return
-				}
-				continue
-			}
-			if err := sp.Release(ctx); err != nil {
-				fail(err)
-				return
-			}
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		fail(err)
 		return
 	}
 	c.batches.Add(1)

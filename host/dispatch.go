@@ -60,7 +60,7 @@ type EventView struct {
 	ID        string          `json:"id"`
 	Type      string          `json:"type"`
 	Version   int64           `json:"version"`
-	Position  int64           `json:"position"`
+	Position  int64           `json:"position,omitempty"` // omitted in command answers`
 	Data      json.RawMessage `json:"data"`
 	Metadata  json.RawMessage `json:"metadata,omitempty"`
 	CreatedAt time.Time       `json:"created_at"`
@@ -288,60 +288,46 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if exists {
 		tenant = current.Tenant
 	}
+	// The answer is rendered before the write, so it can be stored under the
+	// idempotency key in the same statement; it carries every event as it
+	// will be stored except its global position, which only the store knows.
+	for i, ev := range events {
+		body.Events = append(body.Events, EventView{ID: ev.ID, Type: ev.Type, Version: env.Version + int64(i) + 1,
+			Data: json.RawMessage(ev.Data), CreatedAt: now})
+	}
 	body.Version, body.ETag = newVersion, etag
-	return h.commit(ctx, &body, spec.New, idem, func(ctx context.Context, tx store.Tx) error {
-		appended, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: stream, ExpectedVersion: env.Version, Events: events, Now: now})
-		if err != nil {
-			return err
-		}
-		if _, err := tx.StatePut(ctx, &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
-			ExpectedVersion: env.Version, ETag: etag, Tenant: tenant, By: cmd.Caller.UserID, Now: now}); err != nil {
-			return err
-		}
-		body.Events = body.Events[:0]
-		for _, ev := range appended.Events {
-			body.Events = append(body.Events, ViewEvent(ev, false))
-		}
-		return nil
+	return h.commit(ctx, &body, spec.New, idem, &store.CommandWrite{
+		Append: &store.EventsAppendParams{Stream: stream, ExpectedVersion: env.Version, Events: events, Now: now},
+		State: &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
+			ExpectedVersion: env.Version, ETag: etag, Tenant: tenant, By: cmd.Caller.UserID, Now: now},
 	})
 }
 
-// commit writes a command's outcome through the group committer: write
-// (if any), then the rendered answer under the idempotency key, in one
-// transaction shared with whatever other commands arrived together.
-func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem *store.IdempotencyRecord, write writeFunc) (*CommandResult, error) {
-	res := &CommandResult{Created: created, AggregateID: body.ID, Version: body.Version, ETag: body.ETag}
-	render := func() error {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			return fmt.Errorf("rendering the answer: %w", err)
-		}
-		res.Body = raw
-		return nil
+// commit renders the answer and writes the command through a group
+// committer, with the answer under the idempotency key, in one transaction
+// shared with whatever other commands arrived together.
+func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem *store.IdempotencyRecord, write *store.CommandWrite) (*CommandResult, error) {
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("rendering the answer: %w", err)
 	}
-	if write == nil && idem == nil {
-		return res, render()
+	res := &CommandResult{Created: created, AggregateID: body.ID, Version: body.Version, ETag: body.ETag, Body: raw}
+	if write == nil {
+		write = &store.CommandWrite{}
+	}
+	if idem != nil {
+		rec := *idem
+		rec.Status, rec.Response, rec.CreatedAt = 200, raw, h.cfg.Now()
+		if created {
+			rec.Status = 201
+		}
+		write.Idempotency = &rec
+	}
+	if write.Append == nil && write.Idempotency == nil {
+		return res, nil
 	}
 	c := h.committers[h.nextCommit.Add(1)%uint64(len(h.committers))]
-	err := c.commit(ctx, func(ctx context.Context, tx store.Tx) error {
-		if write != nil {
-			if err := write(ctx, tx); err != nil {
-				return err
-			}
-		}
-		if err := render(); err != nil {
-			return err
-		}
-		if idem != nil {
-			rec := *idem
-			rec.Status, rec.Response, rec.CreatedAt = 200, res.Body, h.cfg.Now()
-			if created {
-				rec.Status = 201
-			}
-			return tx.IdempotencyPut(ctx, &rec)
-		}
-		return nil
-	})
+	err = c.commit(ctx, write)
 	if errors.Is(err, errShuttingDown) {
 		return nil, &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down; retry", Err: err}
 	}

@@ -31,6 +31,13 @@ type Driver interface {
 	Executor() Executor
 	// Begin starts a write transaction.
 	Begin(ctx context.Context) (Tx, error)
+	// CommitCommands writes a batch of commands in one transaction (group
+	// commit). Each command is all or nothing: one that cannot be written
+	// (ErrVersionConflict; ErrDuplicate for a taken idempotency key) is
+	// left out with its error at its index while the others commit. A
+	// non-nil error means nothing was committed. It returns after the
+	// commit is durable.
+	CommitCommands(ctx context.Context, cmds []*CommandWrite) ([]error, error)
 	// WaitForEvents returns when events after the cursor may have become
 	// readable (an append committed here or, where the backend can tell,
 	// in another process), when ctx ends, or after the driver's poll
@@ -97,6 +104,14 @@ type Executor interface {
 	// IdempotencyPut records a command's outcome under its key; ErrDuplicate
 	// if the key is taken.
 	IdempotencyPut(ctx context.Context, p *IdempotencyRecord) error
+}
+
+// CommandWrite is everything one command writes: its events, the state
+// they lead to and the answer remembered under its idempotency key.
+type CommandWrite struct {
+	Append      *EventsAppendParams // nil: the command emitted nothing
+	State       *StatePutParams     // set with Append; its ExpectedVersion matches
+	Idempotency *IdempotencyRecord  // nil: no key was given
 }
 
 // NewEvent is an event to append.

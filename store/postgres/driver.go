@@ -44,6 +44,9 @@ type Driver struct {
 	notify   chan struct{} // asks the notifier to NOTIFY other processes
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
+	// fallbacks counts batches redone with savepoints after the pipelined
+	// way failed (races with other transactions on a stream or key).
+	fallbacks atomic.Int64
 }
 
 var _ store.Driver = (*Driver)(nil)

@@ -40,6 +40,7 @@ func Exercise(t *testing.T, open Open) {
 		{"TransactionCommitsTogether", testTransactionCommitsTogether},
 		{"TransactionRollsBackTogether", testTransactionRollsBackTogether},
 		{"SavepointsUndoOnlyTheirPart", testSavepoints},
+		{"CommitCommandsIsolatesFailures", testCommitCommands},
 		{"Idempotency", testIdempotency},
 		{"ConcurrentAppendsToOneStream", testConcurrentAppendsToOneStream},
 		{"WaitForEventsWakesOnAppend", testWaitForEvents},
@@ -676,4 +677,79 @@ func ids(evs []*store.Event) []string {
 		out[i] = e.ID
 	}
 	return out
+}
+
+// command builds the writes of one command creating or extending a stream
+// "agg-<id>" and its state.
+func command(id string, expected int64, n int, idemKey string) *store.CommandWrite {
+	c := &store.CommandWrite{
+		Append: &store.EventsAppendParams{Stream: "agg-" + id, ExpectedVersion: expected,
+			Events: newEvents(fmt.Sprintf("%s-at-%d-%d", id, expected, time.Now().UnixNano()), n)},
+		State: &store.StatePutParams{StateKey: store.StateKey{Domain: "d", Resource: "r", ID: id},
+			Data: []byte(fmt.Sprintf(`{"v":%d}`, expected+int64(n))), Version: expected + int64(n),
+			ExpectedVersion: expected, ETag: fmt.Sprint("e", expected+int64(n)), Tenant: "t", By: "u"},
+	}
+	if idemKey != "" {
+		c.Idempotency = &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{Scope: "s", Key: idemKey},
+			RequestHash: "h", Status: 201, Response: []byte(`{"id":"` + id + `"}`)}
+	}
+	return c
+}
+
+func idemOnly(key string) *store.CommandWrite {
+	return &store.CommandWrite{Idempotency: &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{Scope: "s", Key: key},
+		RequestHash: "h", Status: 200, Response: []byte(`{}`)}}
+}
+
+// A batch in which some commands cannot be written: those are left out with
+// their error, the rest commit.
+func testCommitCommands(t *testing.T, d store.Driver) {
+	if res, err := d.CommitCommands(ctx, []*store.CommandWrite{command("b", 0, 2, ""), idemOnly("taken")}); err != nil || res[0] != nil || res[1] != nil {
+		t.Fatalf("setup: %v %v", res, err)
+	}
+	batch := []*store.CommandWrite{
+		command("a", 0, 1, "k-a"),   // 0 ok
+		command("b", 1, 1, ""),      // 1 stale version
+		command("c", 0, 1, "taken"), // 2 key taken
+		command("d", 0, 1, ""),      // 3 ok
+		command("d", 0, 2, ""),      // 4 same stream again in the same batch: stale now
+		idemOnly("k-only"),          // 5 ok
+		idemOnly("taken"),           // 6 key taken
+		command("b", 2, 1, ""),      // 7 ok
+	}
+	res, err := d.CommitCommands(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []error{nil, store.ErrVersionConflict, store.ErrDuplicate, nil, store.ErrVersionConflict, nil, store.ErrDuplicate, nil}
+	for i, w := range want {
+		if (w == nil) != (res[i] == nil) || (w != nil && !errors.Is(res[i], w)) {
+			t.Errorf("command %d: got %v, want %v", i, res[i], w)
+		}
+	}
+	x := d.Executor()
+	for stream, v := range map[string]int64{"agg-a": 1, "agg-b": 3, "agg-c": 0, "agg-d": 1} {
+		if got, _ := x.StreamVersion(ctx, stream); got != v {
+			t.Errorf("%s at version %d, want %d", stream, got, v)
+		}
+	}
+	for id, v := range map[string]int64{"a": 1, "b": 3, "d": 1} {
+		rec, err := x.StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: id})
+		if err != nil || rec.Version != v || !jsonEqual(rec.Data, fmt.Sprintf(`{"v":%d}`, v)) || rec.Tenant != "t" {
+			t.Errorf("state %s: %+v %v", id, rec, err)
+		}
+	}
+	if _, err := x.StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: "c"}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("refused command c left a state: %v", err)
+	}
+	for _, k := range []string{"k-a", "k-only"} {
+		if _, err := x.IdempotencyGet(ctx, &store.IdempotencyKey{Scope: "s", Key: k}); err != nil {
+			t.Errorf("key %s: %v", k, err)
+		}
+	}
+	// A batch of one that fails reports it at its index, not as the batch's.
+	res, err = d.CommitCommands(ctx, []*store.CommandWrite{command("a", 0, 1, "")})
+	if err != nil || !errors.Is(res[0], store.ErrVersionConflict) {
+		t.Fatalf("lone conflicting command: %v %v", res, err)
+	}
 }
