@@ -40,9 +40,13 @@ func BenchmarkGuestHandle(b *testing.B) {
 // BenchmarkDispatch is the whole write path without HTTP: validate, decide
 // in the guest, append and write state durably in SQLite.
 func BenchmarkDispatch(b *testing.B) {
-	for _, par := range []int{1, 32} {
-		b.Run(fmt.Sprintf("clients=%d", par), func(b *testing.B) {
-			e := newEnv(b, nil)
+	for _, bc := range []struct {
+		driver string
+		par    int
+	}{{"sqlite", 1}, {"sqlite", 32}, {"postgres", 1}, {"postgres", 32}} {
+		par := bc.par
+		b.Run(fmt.Sprintf("%s/clients=%d", bc.driver, par), func(b *testing.B) {
+			e := newEnvOn(b, bc.driver, nil)
 			var n atomic.Int64
 			create := func() error {
 				_, err := e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,

@@ -22,8 +22,8 @@ type Command struct {
 	Domain      string
 	Name        string
 	Resource    string
-	AggregateID string // "" with New set: the host generates one
-	New         bool   // addressed as :new
+	AggregateID string // must be "" with New
+	New         bool   // addressed as :new: the host generates the id
 	Payload     []byte // JSON; empty means {}
 	Caller      abi.Caller
 	// IdempotencyKey makes a retried command answer what it answered first.
@@ -108,6 +108,8 @@ func ETag(stream string, version int64, data []byte) string {
 // version conflict (another command won the race) decides again from the
 // new state, a bounded number of times.
 func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, error) {
+	c := *cmd // the id may be filled in below; the caller's command stays as given
+	cmd = &c
 	p, spec, err := h.resolve(cmd.Domain, cmd.Name, cmd.Resource)
 	if err != nil {
 		return nil, err
@@ -115,6 +117,9 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	if cmd.New && !spec.New {
 		return nil, errorf(KindInvalid, "aggregate-id-required",
 			"command %s acts on an existing %s: address it by id, not :new", spec.Name, cmd.Resource)
+	}
+	if cmd.New && cmd.AggregateID != "" {
+		return nil, errorf(KindInvalid, "aggregate-id-conflict", "a :new command gets its id from the host; do not give one")
 	}
 	if !cmd.New && cmd.AggregateID == "" {
 		return nil, errorf(KindInvalid, "aggregate-id-required", "command %s needs an aggregate id", spec.Name)
@@ -225,9 +230,15 @@ func (h *Host) replay(ctx context.Context, idem *store.IdempotencyRecord) (*Comm
 func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cmd *Command, payload []byte, idem *store.IdempotencyRecord) (*CommandResult, error) {
 	key := store.StateKey{Domain: cmd.Domain, Resource: cmd.Resource, ID: cmd.AggregateID}
 	stream := Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)
-	current, err := h.cfg.Store.Executor().StateGet(ctx, &key)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("loading %s: %w", stream, err)
+	var current *store.StateRecord
+	// An id the host has just made up names nothing yet: no need to look.
+	// (Were it ever taken, the append at version 0 would still conflict.)
+	if !cmd.New {
+		var err error
+		current, err = h.cfg.Store.Executor().StateGet(ctx, &key)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("loading %s: %w", stream, err)
+		}
 	}
 	exists := current != nil
 	if cmd.IfMatch != "" && (!exists || (cmd.IfMatch != "*" && cmd.IfMatch != current.ETag)) {

@@ -1,4 +1,3 @@
 DROP TABLE idempotency;
-DROP INDEX states_tenant;
 DROP TABLE states;
 DROP TABLE events;
