@@ -32,8 +32,8 @@ test: ## run every test (vet first)
 race: ## run the tests under the race detector
 	$(GO) test -count=1 -race ./...
 
-bench: ## run the benchmarks (guest vs native, dispatch, HTTP end to end)
-	$(GO) test -run '^$$' -bench . -benchmem ./plugins/examples/user ./host ./admin
+bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a naive baseline, catch-up reads
+	$(GO) test -run '^$$' -bench . -benchmem ./plugins/examples/user ./host ./admin ./store/postgres
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

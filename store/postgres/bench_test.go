@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/store/postgres"
@@ -48,4 +50,44 @@ func BenchmarkCommitCommands(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
 		})
 	}
+}
+
+// BenchmarkCatchUp reads a 100k-event log from the start through the feed,
+// a page of 1000 at a time, as a projection catching up would.
+func BenchmarkCatchUp(b *testing.B) {
+	ctx := context.Background()
+	d, err := postgres.Open(ctx, pgtest.URL(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	const total = 100_000
+	rows := make([][]any, total)
+	now := time.Now()
+	for i := range rows {
+		rows[i] = []any{uuid.NewString(), fmt.Sprintf("user.user/%d", i/10), int64(i%10 + 1), "user-updated",
+			fmt.Sprintf(`{"name":"User %d","email":"u%d@example.com"}`, i, i), `{"command":"update-user"}`, now}
+	}
+	if _, err := d.Pool().CopyFrom(ctx, pgx.Identifier{"events"},
+		[]string{"id", "stream", "version", "type", "data", "metadata", "created_at"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	x := d.Executor()
+	b.ResetTimer()
+	read := 0
+	for b.Loop() {
+		var after store.Cursor
+		for {
+			page, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{After: after, Limit: 1000})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			read += len(page)
+			after = page[len(page)-1].Cursor()
+		}
+	}
+	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
 }

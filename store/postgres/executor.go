@@ -136,7 +136,9 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 	return res, nil
 }
 
-const eventColumns = `position, id, stream, version, type, data, metadata, tx_id::text, created_at`
+// eventColumns reads tx_id as text (pgx has no xid8 type); ORDER BY must
+// then name events.tx_id, or it would sort by that text.
+const eventColumns = `position, id, stream, version, type, data, metadata, tx_id::text AS tx_text, created_at`
 
 func scanEvents(rows pgx.Rows) ([]*store.Event, error) {
 	defer rows.Close()
@@ -197,7 +199,7 @@ func (e *executor) EventsReadAll(ctx context.Context, p *store.EventsReadAllPara
 	rows, err := e.q.Query(ctx, `SELECT `+eventColumns+` FROM events
 		WHERE (tx_id, position) > ($1::text::xid8, $2)
 		  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-		ORDER BY tx_id, position LIMIT $3`,
+		ORDER BY events.tx_id, events.position LIMIT $3`, // qualified: the select list's tx_id is text
 		strconv.FormatUint(p.After.TxID, 10), p.After.Position, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading events after %+v: %w", p.After, translate(err))

@@ -66,3 +66,60 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("append after down and up: %v", err)
 	}
 }
+
+// Regression: the feed once sorted transaction ids as text, so a
+// transaction numbered 10000 came before one numbered 9999. Burn
+// transaction ids up to a power of ten and append on either side of it.
+func TestFeedOrdersTransactionIDsAsNumbers(t *testing.T) {
+	ctx := context.Background()
+	d, err := postgres.Open(ctx, pgtest.URL(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var next uint64
+	if err := d.Pool().QueryRow(ctx, `SELECT pg_current_xact_id()::text::bigint + 1`).Scan(&next); err != nil {
+		t.Fatal(err)
+	}
+	boundary := uint64(10)
+	for boundary <= next+2 {
+		boundary *= 10
+	}
+	// Leave two ids below the boundary (other sessions may take some too, so
+	// aim a little lower and check below).
+	burn := int64(boundary - next - 3)
+	if _, err := d.Pool().Exec(ctx, fmt.Sprintf(`DO $$ BEGIN FOR i IN 1..%d LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$`, burn)); err != nil {
+		t.Fatal(err)
+	}
+	x := d.Executor()
+	var evs []*store.Event
+	for i := 0; i < 6; i++ {
+		res, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: fmt.Sprint("s", i),
+			Events: []store.NewEvent{{ID: fmt.Sprint("e", i), Type: "t"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, res.Events[0])
+	}
+	if evs[0].TxID >= boundary || evs[len(evs)-1].TxID < boundary {
+		t.Fatalf("appends at transactions %d..%d do not straddle %d", evs[0].TxID, evs[len(evs)-1].TxID, boundary)
+	}
+	var got []string
+	var after store.Cursor
+	for len(got) < len(evs) {
+		page, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{After: after})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range page {
+			got = append(got, ev.ID)
+			after = ev.Cursor()
+		}
+		if len(page) == 0 {
+			d.WaitForEvents(ctx, after)
+		}
+	}
+	if fmt.Sprint(got) != "[e0 e1 e2 e3 e4 e5]" {
+		t.Fatalf("feed order %v", got)
+	}
+}
