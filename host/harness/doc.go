@@ -1,0 +1,26 @@
+// Package harness tests a domain plugin with scenarios before it is
+// uploaded: given some events, when a command arrives (with a caller), then
+// these events, or this error, and this state.
+//
+// Scenarios are JSON files, so authors in any language can write them; the
+// same file runs against the built .wasm in a real (in-process) host and, for
+// Go plugins, natively against the SDK code (Native), where a debugger and
+// coverage work. Payloads are checked against the manifest's schemas first,
+// as the host does, so a scenario can expect "invalid-payload" too.
+//
+// A scenario file:
+//
+//	{
+//	  "domain": "user",
+//	  "scenarios": [{
+//	    "name": "a deactivated user cannot be renamed",
+//	    "given": [{"type": "user-created", "data": {"email": "a@b.co", "name": "A"}},
+//	              {"type": "user-deactivated", "data": {}}],
+//	    "when":  {"command": "update-user", "resource": "user", "payload": {"name": "B"}},
+//	    "then":  {"error": {"code": "user-deactivated"}, "events": []}
+//	  }]
+//	}
+//
+// Expected state, response and event data are matched as subsets: every
+// member the scenario names must be there with that value; others may be.
+package harness

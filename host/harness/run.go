@@ -1,0 +1,215 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/host/internal/schema"
+	"fluvius.dev/fluvius/sdk"
+)
+
+// Engine decides commands and folds events: a loaded plugin (*host.Plugin)
+// or a domain's Go code run natively (Native).
+type Engine interface {
+	Manifest() abi.Manifest
+	Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error)
+	Apply(ctx context.Context, req *abi.ApplyRequest) (*abi.ApplyResult, error)
+}
+
+// Native runs a Go domain's code without WebAssembly.
+func Native(d *sdk.Domain) Engine { return native{d} }
+
+type native struct{ d *sdk.Domain }
+
+func (n native) Manifest() abi.Manifest {
+	var m abi.Manifest
+	json.Unmarshal(n.d.Manifest(), &m)
+	return m
+}
+
+func (n native) Handle(_ context.Context, cmd *abi.Command) (*abi.Result, error) {
+	return n.d.Decide(cmd)
+}
+
+func (n native) Apply(_ context.Context, req *abi.ApplyRequest) (*abi.ApplyResult, error) {
+	return n.d.Fold(req)
+}
+
+// Outcome is the result of one scenario.
+type Outcome struct {
+	Name     string
+	Failures []string // empty: passed
+}
+
+// Passed says whether the scenario passed.
+func (o Outcome) Passed() bool { return len(o.Failures) == 0 }
+
+// Run runs every scenario of f against e.
+func Run(ctx context.Context, e Engine, f *File) ([]Outcome, error) {
+	m := e.Manifest()
+	if m.Domain != f.Domain {
+		return nil, fmt.Errorf("the scenarios are for domain %q, the plugin serves %q", f.Domain, m.Domain)
+	}
+	out := make([]Outcome, len(f.Scenarios))
+	for i := range f.Scenarios {
+		s := &f.Scenarios[i]
+		out[i] = Outcome{Name: s.Name, Failures: runOne(ctx, e, &m, s)}
+	}
+	return out, nil
+}
+
+func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []string {
+	w := s.When
+	id := w.ID
+	if id == "" {
+		id = DefaultID
+	}
+	at := DefaultTime
+	if w.Time != nil {
+		at = *w.Time
+	}
+	payload := []byte(w.Payload)
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	spec := m.Command(w.Command)
+	if spec == nil {
+		return checkError(s, "unknown-command", "the domain has no command "+w.Command)
+	}
+	if v := validatePayload(spec, payload); v != "" {
+		return checkError(s, "invalid-payload", v)
+	}
+
+	// Given: fold the events into the state the command starts from.
+	var state []byte
+	version := int64(len(s.Given))
+	if version > 0 {
+		req := abi.ApplyRequest{Resource: w.Resource, AggregateID: id}
+		for i, g := range s.Given {
+			data := []byte(g.Data)
+			if len(data) == 0 {
+				data = []byte("{}")
+			}
+			req.Events = append(req.Events, abi.Event{Type: g.Type, Data: data, Version: int64(i + 1), Time: at.UnixNano()})
+		}
+		res, err := e.Apply(ctx, &req)
+		if err != nil {
+			return []string{"given: the plugin failed folding the events: " + err.Error()}
+		}
+		if res.Status != abi.StatusOK {
+			return []string{fmt.Sprintf("given: the plugin refused the events: %s: %s", res.Error.Code, res.Error.Message)}
+		}
+		state = res.State
+	}
+
+	res, err := e.Handle(ctx, &abi.Command{
+		ID: "scenario-command", Domain: m.Domain, Name: w.Command, Resource: w.Resource, AggregateID: id,
+		Payload: payload, Caller: abi.Caller{UserID: w.Caller.UserID, Tenant: w.Caller.Tenant, Roles: w.Caller.Roles},
+		Time: at.UnixNano(), State: state, Version: version,
+	})
+	if err != nil {
+		return checkError(s, "plugin-failed", err.Error())
+	}
+	var fails []string
+	if res.Status != abi.StatusOK {
+		fails = checkError(s, res.Error.Code, res.Error.Message)
+	} else if s.Then.Error != nil {
+		fails = append(fails, fmt.Sprintf("error: want %q, but the command succeeded with %s", s.Then.Error.Code, eventList(res.Events)))
+	}
+	if s.Then.Events != nil {
+		fails = append(fails, checkEvents(*s.Then.Events, res.Events)...)
+	}
+	if len(s.Then.State) > 0 && res.Status == abi.StatusOK {
+		fails = append(fails, match("state", s.Then.State, res.State)...)
+	}
+	if len(s.Then.Response) > 0 && res.Status == abi.StatusOK {
+		fails = append(fails, match("response", s.Then.Response, res.Response)...)
+	}
+	return fails
+}
+
+// checkError compares a refusal with what the scenario expects.
+func checkError(s *Scenario, code, message string) []string {
+	if s.Then.Error == nil {
+		return []string{fmt.Sprintf("error: the command failed with %s: %s", code, message)}
+	}
+	if s.Then.Error.Code != code {
+		return []string{fmt.Sprintf("error: want %q, got %q: %s", s.Then.Error.Code, code, message)}
+	}
+	return nil
+}
+
+func checkEvents(want []ExpectedEvent, got []abi.Event) []string {
+	if len(want) != len(got) {
+		return []string{fmt.Sprintf("events: want %s, got %s", expectedList(want), eventList(got))}
+	}
+	var fails []string
+	for i, w := range want {
+		path := fmt.Sprintf("events[%d]", i)
+		if w.Type != got[i].Type {
+			fails = append(fails, fmt.Sprintf("%s.type: want %q, got %q", path, w.Type, got[i].Type))
+			continue
+		}
+		if len(w.Data) > 0 {
+			fails = append(fails, match(path+".data", w.Data, got[i].Data)...)
+		}
+	}
+	return fails
+}
+
+func eventList(evs []abi.Event) string {
+	names := make([]string, len(evs))
+	for i, e := range evs {
+		names[i] = e.Type
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+func expectedList(evs []ExpectedEvent) string {
+	names := make([]string, len(evs))
+	for i, e := range evs {
+		names[i] = e.Type
+	}
+	return "[" + strings.Join(names, ", ") + "]"
+}
+
+func validatePayload(spec *abi.CommandSpec, payload []byte) string {
+	s := spec.Payload
+	if s == nil {
+		no := false
+		s = &abi.Schema{Type: "object", AdditionalProperties: &no}
+	}
+	v, err := schema.Compile(s, "payload")
+	if err != nil {
+		return "the command's schema does not compile: " + err.Error()
+	}
+	var parts []string
+	for _, x := range v.ValidateJSON(payload) {
+		parts = append(parts, x.Path+" "+x.Message)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// RunFile runs a scenario file as subtests of t, one per scenario.
+func RunFile(t *testing.T, e Engine, path string) {
+	t.Helper()
+	f, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes, err := Run(context.Background(), e, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outcomes {
+		t.Run(o.Name, func(t *testing.T) {
+			for _, f := range o.Failures {
+				t.Error(f)
+			}
+		})
+	}
+}
