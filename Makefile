@@ -5,6 +5,9 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= data
 PLUGINS_OUT ?= build/plugins
 EXAMPLES := $(wildcard plugins/examples/*)
+# Guest-side modules (built by TinyGo too, so with their own go.mod) next to
+# the host module at the root.
+GUEST_MODULES := abi sdk $(EXAMPLES) host/testdata/faulty
 
 .DEFAULT_GOAL := help
 
@@ -25,11 +28,13 @@ plugins: ## build the example plugins (Go wasip1) into build/plugins
 run: plugins ## serve the example domains on $(LISTEN) with data in ./$(DATA_DIR)
 	$(GO) run ./cmd/fluvius-host serve --listen $(LISTEN) --data-dir $(DATA_DIR) --plugins-dir $(PLUGINS_OUT)
 
-test: ## run every test (vet first)
+test: ## run every test of every module (vet first)
 	$(GO) vet ./...
+	@for m in $(GUEST_MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
+	@for m in $(GUEST_MODULES); do (cd $$m && $(GO) test -count=1 ./...) || exit 1; done
 	$(GO) test -count=1 ./...
 
-race: ## run the tests under the race detector
+race: ## run the host module's tests under the race detector
 	$(GO) test -count=1 -race ./...
 
 bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a naive baseline, catch-up reads
@@ -38,11 +43,12 @@ bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a na
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	GOOS=wasip1 GOARCH=wasm $(GO) vet ./sdk/... ./plugins/...
+	@for m in $(GUEST_MODULES); do (cd $$m && $(GO) vet ./... && GOOS=wasip1 GOARCH=wasm $(GO) vet ./...) || exit 1; done
 
 check: lint ## lint, then fail if formatting or tidying changes the tree
 	gofmt -w $$(git ls-files '*.go')
 	$(GO) mod tidy -e
+	@for m in $(GUEST_MODULES); do (cd $$m && $(GO) mod tidy) || exit 1; done
 	git diff --exit-code
 
 clean: ## remove build output (not ./data)

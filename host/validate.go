@@ -9,7 +9,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"fluvius.dev/fluvius/abi"
-	"fluvius.dev/fluvius/host/internal/schema"
+	"fluvius.dev/fluvius/abi/schema"
 )
 
 // checkModule compares a compiled module's imports and exports with the ABI

@@ -3,9 +3,9 @@ package main
 import (
 	"testing"
 
-	"fluvius.dev/fluvius/host/harness"
+	"fluvius.dev/fluvius/sdk/scenario"
 )
 
 // The scenarios run natively here; the host's tests run them against the
 // built .wasm.
-func TestScenarios(t *testing.T) { harness.RunFile(t, harness.Native(Domain), "scenarios.json") }
+func TestScenarios(t *testing.T) { scenario.RunFile(t, scenario.Native(Domain), "scenarios.json") }

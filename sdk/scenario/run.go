@@ -1,4 +1,4 @@
-package harness
+package scenario
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"fluvius.dev/fluvius/abi"
-	"fluvius.dev/fluvius/host/internal/schema"
+	"fluvius.dev/fluvius/abi/schema"
 	"fluvius.dev/fluvius/sdk"
 )
 

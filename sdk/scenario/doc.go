@@ -1,4 +1,4 @@
-// Package harness tests a domain plugin with scenarios before it is
+// Package scenario tests a domain plugin with scenarios before it is
 // uploaded: given some events, when a command arrives (with a caller), then
 // these events, or this error, and this state.
 //
@@ -23,4 +23,4 @@
 //
 // Expected state, response and event data are matched as subsets: every
 // member the scenario names must be there with that value; others may be.
-package harness
+package scenario

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"fluvius.dev/fluvius/abi"
-	"fluvius.dev/fluvius/host/internal/schema"
+	"fluvius.dev/fluvius/abi/schema"
 )
 
 const userSchema = `{

@@ -1,13 +1,13 @@
-package harness_test
+package scenario_test
 
 import (
 	"context"
 	"strings"
 	"testing"
 
-	"fluvius.dev/fluvius/host/harness"
 	"fluvius.dev/fluvius/sdk"
 	"fluvius.dev/fluvius/sdk/jsonlite"
+	"fluvius.dev/fluvius/sdk/scenario"
 )
 
 type counter struct{ N int64 }
@@ -66,11 +66,11 @@ const scenarios = `{
 }`
 
 func TestOutcomesAndDiffs(t *testing.T) {
-	f, err := harness.Parse([]byte(scenarios), "inline")
+	f, err := scenario.Parse([]byte(scenarios), "inline")
 	if err != nil {
 		t.Fatal(err)
 	}
-	outcomes, err := harness.Run(context.Background(), harness.Native(domain()), f)
+	outcomes, err := scenario.Run(context.Background(), scenario.Native(domain()), f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,15 +108,15 @@ func TestParseRefusesSloppyFiles(t *testing.T) {
 		`{"domain": "d", "scenarios": [{"name": "n", "when": {"command": "c"}}]}`,
 		`{"domain": "d", "scenarios": [{"name": "n", "when": {"command": "c", "resource": "r"}, "then": {"error": {}}}]}`,
 	} {
-		if _, err := harness.Parse([]byte(doc), "inline"); err == nil {
+		if _, err := scenario.Parse([]byte(doc), "inline"); err == nil {
 			t.Errorf("parsed: %s", doc)
 		}
 	}
 }
 
 func TestWrongDomain(t *testing.T) {
-	f, _ := harness.Parse([]byte(strings.Replace(scenarios, `"domain": "counting"`, `"domain": "other"`, 1)), "inline")
-	if _, err := harness.Run(context.Background(), harness.Native(domain()), f); err == nil {
+	f, _ := scenario.Parse([]byte(strings.Replace(scenarios, `"domain": "counting"`, `"domain": "other"`, 1)), "inline")
+	if _, err := scenario.Run(context.Background(), scenario.Native(domain()), f); err == nil {
 		t.Fatal("ran scenarios of another domain")
 	}
 }
