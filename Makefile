@@ -38,7 +38,8 @@ race: ## run the host module's tests under the race detector
 	$(GO) test -count=1 -race ./...
 
 bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a naive baseline, catch-up reads
-	$(GO) test -run '^$$' -bench . -benchmem ./plugins/examples/user ./host ./admin ./store/postgres
+	@for m in $(EXAMPLES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
+	$(GO) test -run '^$$' -bench . -benchmem ./host ./admin ./store/postgres
 
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

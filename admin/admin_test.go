@@ -41,7 +41,7 @@ func run(m *testing.M) int {
 	defer os.RemoveAll(dir)
 	pluginsDir, cacheDir = filepath.Join(dir, "plugins"), filepath.Join(dir, "cache")
 	for _, src := range []string{"../plugins/examples/user", "../host/testdata/faulty"} {
-		if err := wasmbuild.Go(context.Background(), src, filepath.Join(pluginsDir, filepath.Base(src)+".wasm")); err != nil {
+		if err := wasmbuild.GoBuild(context.Background(), src, filepath.Join(pluginsDir, filepath.Base(src)+".wasm")); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

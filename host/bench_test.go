@@ -9,6 +9,7 @@ import (
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/internal/wasmbuild"
 )
 
 // BenchmarkGuestHandle is create-user decided inside the wasm guest, envelope
@@ -16,24 +17,29 @@ import (
 // plugins/examples/user (make bench runs both). deadline=on is the default
 // sandbox (wazero's CloseOnContextDone checks); deadline=off shows its cost.
 func BenchmarkGuestHandle(b *testing.B) {
-	for _, timeout := range []time.Duration{10 * time.Second, -1} {
-		name := "deadline=on"
-		if timeout < 0 {
-			name = "deadline=off"
-		}
-		b.Run(name, func(b *testing.B) {
-			e := newEnv(b, func(c *host.Config) { c.GuestTimeout = timeout })
-			p := e.host.Plugin("user")
-			cmd := &abi.Command{ID: "cmd-1", Domain: "user", Name: "create-user", Resource: "user", AggregateID: "u-1",
-				Payload: []byte(`{"email":"ann@example.com","name":"Ann"}`), Time: 1}
-			b.ReportAllocs()
-			for b.Loop() {
-				res, err := p.Handle(ctx, cmd)
-				if err != nil || res.Status != abi.StatusOK {
-					b.Fatal(err, res)
-				}
+	for _, tc := range []wasmbuild.Toolchain{wasmbuild.Go, wasmbuild.TinyGo} {
+		for _, timeout := range []time.Duration{10 * time.Second, -1} {
+			name := string(tc) + "/deadline=on"
+			if timeout < 0 {
+				name = string(tc) + "/deadline=off"
 			}
-		})
+			b.Run(name, func(b *testing.B) {
+				e := bareEnv(b, func(c *host.Config) { c.GuestTimeout = timeout })
+				p, err := e.host.Load(ctx, "user.wasm", example(b, "user", tc))
+				if err != nil {
+					b.Fatal(err)
+				}
+				cmd := &abi.Command{ID: "cmd-1", Domain: "user", Name: "create-user", Resource: "user", AggregateID: "u-1",
+					Payload: []byte(`{"email":"ann@example.com","name":"Ann"}`), Time: 1}
+				b.ReportAllocs()
+				for b.Loop() {
+					res, err := p.Handle(ctx, cmd)
+					if err != nil || res.Status != abi.StatusOK {
+						b.Fatal(err, res)
+					}
+				}
+			})
+		}
 	}
 }
 

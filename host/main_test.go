@@ -45,7 +45,7 @@ func run(m *testing.M) int {
 		dst *[]byte
 	}{{"../plugins/examples/user", &userWasm}, {"testdata/faulty", &faultyWasm}} {
 		out := filepath.Join(dir, filepath.Base(b.src)+".wasm")
-		if err := wasmbuild.Go(ctx, b.src, out); err != nil {
+		if err := wasmbuild.GoBuild(ctx, b.src, out); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

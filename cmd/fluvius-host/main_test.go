@@ -41,7 +41,7 @@ func (s *syncBuffer) String() string {
 func TestServeAndStopOnSignal(t *testing.T) {
 	dir := t.TempDir()
 	plugins := filepath.Join(dir, "plugins")
-	if err := wasmbuild.Go(context.Background(), "../../plugins/examples/user", filepath.Join(plugins, "user.wasm")); err != nil {
+	if err := wasmbuild.GoBuild(context.Background(), "../../plugins/examples/user", filepath.Join(plugins, "user.wasm")); err != nil {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
