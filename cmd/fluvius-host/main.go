@@ -1,7 +1,8 @@
 // Command fluvius-host runs Fluvius: a host serving domain plugins over HTTP.
 //
 //	fluvius-host serve    [--listen ADDR] [--data-dir DIR] [--plugins-dir DIR]
-//	fluvius-host migrate  up|down|status [--data-dir DIR]
+//	fluvius-host migrate  up|down|status [--data-dir DIR | --database-url URL]
+//	fluvius-host plugin   init NAME | build [DIR] | test [SCENARIOS...]
 //	fluvius-host version
 package main
 
@@ -31,6 +32,7 @@ const usage = `fluvius-host runs Fluvius domain plugins.
 Commands:
   serve     serve the plugins of a directory over HTTP
   migrate   up | down | status: manage the database schema
+  plugin    init | build | test: write, compile and test a domain plugin
   version   print the version
 
 Run 'fluvius-host COMMAND -h' for a command's flags.
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "migrate":
 		return migrate(ctx, args[1:], stdout, stderr)
+	case "plugin":
+		return pluginCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "fluvius-host", version)
 		return nil

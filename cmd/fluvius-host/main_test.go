@@ -143,3 +143,54 @@ func TestMain(m *testing.M) {
 	pgtest.Stop()
 	os.Exit(code)
 }
+
+// The author's loop through the CLI: init, build, test; a broken
+// expectation fails with a readable diff.
+func TestPluginInitBuildTest(t *testing.T) {
+	dir := t.TempDir()
+	root, _ := filepath.Abs("../..")
+	var out bytes.Buffer
+	ctx := context.Background()
+	plugin := filepath.Join(dir, "shop")
+	if err := run(ctx, []string{"plugin", "init", "shop", "--dir", plugin, "--sdk", root}, &out, &out); err != nil {
+		t.Fatalf("init: %v\n%s", err, out.String())
+	}
+	if err := run(ctx, []string{"plugin", "init", "shop", "--dir", plugin, "--sdk", root}, io.Discard, io.Discard); err == nil {
+		t.Fatal("init over an existing directory succeeded")
+	}
+	if err := run(ctx, []string{"plugin", "init", "Bad_Name", "--sdk", root}, io.Discard, io.Discard); err == nil {
+		t.Fatal("init accepted a bad name")
+	}
+	wasm := filepath.Join(dir, "shop.wasm")
+	out.Reset()
+	if err := run(ctx, []string{"plugin", "build", plugin, "--toolchain", "go", "-o", wasm}, &out, &out); err != nil {
+		t.Fatalf("build: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "domain shop (revision 1): 2 commands, 2 events") {
+		t.Fatalf("build said %q", out.String())
+	}
+	scenarios := filepath.Join(plugin, "scenarios.json")
+	out.Reset()
+	if err := run(ctx, []string{"plugin", "test", "--wasm", wasm, scenarios}, &out, &out); err != nil {
+		t.Fatalf("test: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "3 passed, 0 failed") {
+		t.Fatalf("test said %q", out.String())
+	}
+	// Break an expectation: the run fails and says where.
+	b, _ := os.ReadFile(scenarios)
+	os.WriteFile(scenarios, bytes.Replace(b, []byte(`"state": {"title": "First"`), []byte(`"state": {"title": "Second"`), 1), 0o644)
+	out.Reset()
+	if err := run(ctx, []string{"plugin", "test", "--wasm", wasm, scenarios}, &out, &out); err == nil {
+		t.Fatal("a failing scenario passed")
+	}
+	if !strings.Contains(out.String(), `state.title: want "Second", got "First"`) || !strings.Contains(out.String(), "2 passed, 1 failed") {
+		t.Fatalf("the failure is not readable:\n%s", out.String())
+	}
+	if err := run(ctx, []string{"plugin", "build", plugin, "--toolchain", "rust"}, io.Discard, io.Discard); err == nil {
+		t.Fatal("an unknown toolchain was accepted")
+	}
+	if err := run(ctx, []string{"plugin", "test", "--wasm", filepath.Join(dir, "missing.wasm"), scenarios}, io.Discard, io.Discard); err == nil {
+		t.Fatal("testing a missing module succeeded")
+	}
+}
