@@ -4,7 +4,9 @@ GO ?= go
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= data
 PLUGINS_OUT ?= build/plugins
-EXAMPLES := $(wildcard plugins/examples/*)
+# Go examples are modules of their own; counter-as is AssemblyScript (npm).
+EXAMPLES := $(patsubst %/go.mod,%,$(wildcard plugins/examples/*/go.mod))
+AS_EXAMPLE := plugins/examples/counter-as
 # Guest-side modules (built by TinyGo too, so with their own go.mod) next to
 # the host module at the root.
 GUEST_MODULES := abi sdk $(EXAMPLES) host/testdata/faulty
@@ -17,13 +19,15 @@ help: ## list the targets
 build: ## build the fluvius-host binary into build/
 	$(GO) build -o build/fluvius-host ./cmd/fluvius-host
 
-plugins: ## build the example plugins (Go wasip1) into build/plugins
+plugins: ## build the example plugins into build/plugins (TinyGo if installed, else Go; AssemblyScript if npm is there)
 	@mkdir -p $(PLUGINS_OUT)
 	@for dir in $(EXAMPLES); do \
-		name=$$(basename $$dir); \
-		echo "building $$name.wasm"; \
-		(cd $$dir && GOOS=wasip1 GOARCH=wasm $(GO) build -buildmode=c-shared -trimpath -o $(CURDIR)/$(PLUGINS_OUT)/$$name.wasm .) || exit 1; \
+		$(GO) run ./cmd/fluvius-host plugin build $$dir -o $(PLUGINS_OUT)/$$(basename $$dir).wasm || exit 1; \
 	done
+	@if command -v npm >/dev/null 2>&1; then \
+		(cd $(AS_EXAMPLE) && npm ci --silent --no-audit --no-fund && npm run --silent build) && \
+		cp $(AS_EXAMPLE)/build/counter.wasm $(PLUGINS_OUT)/counter-as.wasm; \
+	else echo "npm not found: skipping the AssemblyScript example"; fi
 
 run: plugins ## serve the example domains on $(LISTEN) with data in ./$(DATA_DIR)
 	$(GO) run ./cmd/fluvius-host serve --listen $(LISTEN) --data-dir $(DATA_DIR) --plugins-dir $(PLUGINS_OUT)
