@@ -45,6 +45,15 @@ bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a na
 	@for m in $(EXAMPLES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchmem ./host ./admin ./store/postgres
 
+bench-plugins: build ## per example and toolchain: size, cold/warm compile, instantiate, handle time
+	@mkdir -p build/bench
+	@for dir in $(EXAMPLES); do for tc in go tinygo; do \
+		name=$$(basename $$dir); \
+		build/fluvius-host plugin build $$dir --toolchain $$tc -o build/bench/$$name-$$tc.wasm >/dev/null || exit 1; \
+		echo "$$name ($$tc):"; \
+		(cd $$dir && $(CURDIR)/build/fluvius-host plugin bench --wasm $(CURDIR)/build/bench/$$name-$$tc.wasm) || exit 1; \
+	done; done
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -59,4 +68,4 @@ check: lint ## lint, then fail if formatting or tidying changes the tree
 clean: ## remove build output (not ./data)
 	rm -rf build
 
-.PHONY: help build plugins run test race bench lint check clean
+.PHONY: help build plugins run test race bench bench-plugins lint check clean

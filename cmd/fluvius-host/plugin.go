@@ -24,6 +24,7 @@ const pluginUsage = `fluvius-host plugin: the plugin author's loop.
   plugin build [DIR] [--toolchain auto|go|tinygo] [-o FILE]
                                                  compile DIR (default .) to NAME.wasm and check it loads
   plugin test [--wasm FILE] [SCENARIOS.json ...] run scenarios against the built .wasm
+  plugin bench [--wasm FILE] [SCENARIOS.json]    size, compile, instantiate and decide times
 `
 
 func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -38,6 +39,8 @@ func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return pluginBuild(ctx, args[1:], stdout, stderr)
 	case "test":
 		return pluginTest(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return pluginBench(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, pluginUsage)
 		return nil
