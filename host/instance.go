@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -23,6 +24,15 @@ type instance struct {
 	apply  api.Function
 	stack  []uint64
 	stderr *tail
+	// expired is set when the deadline timer closed the module.
+	expired atomic.Bool
+}
+
+// expire stops a call that overran its deadline: closing the module makes
+// the running guest code exit at its next termination check.
+func (in *instance) expire() {
+	in.expired.Store(true)
+	in.mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
 }
 
 // newInstance instantiates the plugin's module, runs its initialisation and

@@ -119,7 +119,7 @@ func (p *Plugin) lend(ctx context.Context, fn func(in *instance) error) error {
 		p.pool.discard(in)
 		return err
 	}
-	if in.memoryPages() > p.host.cfg.RecyclePages {
+	if in.expired.Load() || in.memoryPages() > p.host.cfg.RecyclePages {
 		p.pool.discard(in)
 		return nil
 	}
@@ -139,20 +139,28 @@ func (e *guestError) Unwrap() error { return e.err }
 // call invokes a guest export with request bytes and returns the answer.
 func (p *Plugin) call(ctx context.Context, export string, req []byte) ([]byte, error) {
 	cs := &callState{plugin: p}
+	// The guest's context has no Done channel on purpose: with one, wazero
+	// starts a watcher goroutine per call, which cost more than a small
+	// guest's whole decision. The deadline is a timer that closes the module
+	// instead; the runtime's termination checks stop the running code.
 	gctx := context.WithValue(context.WithoutCancel(ctx), callKey{}, cs)
-	if t := p.host.cfg.GuestTimeout; t > 0 {
-		var cancel context.CancelFunc
-		gctx, cancel = context.WithTimeout(gctx, t)
-		defer cancel()
-	}
 	var out []byte
 	err := p.lend(ctx, func(in *instance) error {
 		fn := in.handle
 		if export == abi.ExportApply {
 			fn = in.apply
 		}
+		var timer *time.Timer
+		if t := p.host.cfg.GuestTimeout; t > 0 {
+			timer = time.AfterFunc(t, in.expire)
+		}
 		var err error
 		out, err = in.invoke(gctx, fn, req)
+		if timer != nil && !timer.Stop() && err == nil {
+			// The deadline struck as the call returned: the answer stands,
+			// the closed instance is not reused (lend sees expired).
+			return nil
+		}
 		if err != nil {
 			return &guestError{msg: in.describeFailure(err), err: err}
 		}
