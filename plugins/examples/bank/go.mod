@@ -2,10 +2,9 @@ module fluvius.dev/fluvius/plugins/examples/bank
 
 go 1.22
 
-require (
-	fluvius.dev/fluvius/abi v0.0.0
-	fluvius.dev/fluvius/sdk v0.0.0
-)
+require fluvius.dev/fluvius/sdk v0.0.0
+
+require fluvius.dev/fluvius/abi v0.0.0 // indirect
 
 replace (
 	fluvius.dev/fluvius/abi => ../../../abi
