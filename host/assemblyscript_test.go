@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"fluvius.dev/fluvius/host"
-	"fluvius.dev/fluvius/sdk/scenario"
 )
 
 // A plugin in another language, written against abi/ABI.md with no SDK:
@@ -35,19 +34,7 @@ func TestAssemblyScriptPlugin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := scenario.Load(filepath.Join(dir, "scenarios.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	outcomes, err := scenario.Run(ctx, p, f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range outcomes {
-		for _, f := range o.Failures {
-			t.Errorf("%s: %s", o.Name, f)
-		}
-	}
+	runScenarios(t, p, filepath.Join(dir, "scenarios.json"))
 	// And it serves: open, add, refuse past the limit, and replay.
 	_, created := dispatch(t, e.host, host.Command{Domain: "tally", Name: "open-counter", Resource: "counter", New: true})
 	for i := 0; i < 3; i++ {

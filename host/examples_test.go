@@ -61,21 +61,27 @@ func TestExampleScenariosInWasm(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					f, err := scenario.Load(filepath.Join("..", "plugins", "examples", name, "scenarios.json"))
-					if err != nil {
-						t.Fatal(err)
-					}
-					outcomes, err := scenario.Run(ctx, p, f)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, o := range outcomes {
-						for _, f := range o.Failures {
-							t.Errorf("%s: %s", o.Name, f)
-						}
-					}
+					runScenarios(t, p, filepath.Join("..", "plugins", "examples", name, "scenarios.json"))
 				})
 			}
 		})
+	}
+}
+
+// runScenarios runs a scenario file against a loaded plugin.
+func runScenarios(t *testing.T, p scenario.Engine, path string) {
+	t.Helper()
+	f, err := scenario.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes, err := scenario.Run(ctx, p, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outcomes {
+		for _, f := range o.Failures {
+			t.Errorf("%s: %s", o.Name, f)
+		}
 	}
 }
