@@ -258,6 +258,9 @@ func testErrorsAreProblems(t *testing.T, fresh func() string) {
 		problem(t, 415, "unsupported-media-type")
 	s.do(t, "POST", "/user:create-user/user/:new", `{"name":"`+strings.Repeat("x", 70<<10)+`"}`).problem(t, 413, "body-too-large")
 	s.do(t, "GET", "/user.user/"+id+"/events?limit=0", "").problem(t, 400, "invalid-query")
+	s.do(t, "POST", "/user:update-user/user/"+strings.Repeat("x", 300), `{"name":"x"}`).problem(t, 400, "invalid-id")
+	s.do(t, "POST", "/user:update-user/user/a%01b", `{"name":"x"}`).problem(t, 400, "invalid-id")
+	s.do(t, "POST", "/user:update-user/user/"+id, `{"name":"x"}`, "Idempotency-Key", strings.Repeat("k", 300)).problem(t, 400, "invalid-id")
 	s.do(t, "GET", "/user.user/"+id+"?version=x", "").problem(t, 400, "invalid-query")
 	// After all that, nothing was written but the one user.
 	evs := s.do(t, "GET", "/user.user/"+id+"/events", "").want(t, 200)

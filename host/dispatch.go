@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -124,6 +125,12 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	if !cmd.New && cmd.AggregateID == "" {
 		return nil, errorf(KindInvalid, "aggregate-id-required", "command %s needs an aggregate id", spec.Name)
 	}
+	if err := checkID("aggregate id", cmd.AggregateID, maxIDBytes); err != nil {
+		return nil, err
+	}
+	if err := checkID("Idempotency-Key", cmd.IdempotencyKey, maxIDBytes); err != nil {
+		return nil, err
+	}
 	payload := cmd.Payload
 	if len(payload) == 0 {
 		payload = []byte("{}")
@@ -170,6 +177,26 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 				Message: fmt.Sprintf("%s %s kept changing; gave up after %d attempts", cmd.Resource, cmd.AggregateID, attempt+1), Err: err}
 		}
 	}
+}
+
+// maxIDBytes bounds ids and keys: they end up in index entries, which every
+// store limits (PostgreSQL's btree refuses rows over ~2.7 KB).
+const maxIDBytes = 200
+
+// checkID refuses ids a store could not index or a log could not show.
+func checkID(what, id string, max int) error {
+	if len(id) > max {
+		return errorf(KindInvalid, "invalid-id", "the %s is %d bytes long; at most %d are allowed", what, len(id), max)
+	}
+	if !utf8.ValidString(id) {
+		return errorf(KindInvalid, "invalid-id", "the %s is not valid UTF-8", what)
+	}
+	for _, r := range id {
+		if r < 0x20 || r == 0x7f {
+			return errorf(KindInvalid, "invalid-id", "the %s contains a control character", what)
+		}
+	}
+	return nil
 }
 
 // resolve finds the plugin and command spec, or says which part is unknown.
