@@ -21,7 +21,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -89,14 +91,45 @@ func (c *Cluster) run(name string, args ...string) error {
 	return nil
 }
 
+// ownerFile names the test process that started a cluster, so a later run
+// can stop clusters whose process died without stopping them (a killed or
+// timed-out test binary).
+const ownerFile = "owner.pid"
+
+// reap stops and removes clusters left by test processes that are gone.
+func reap(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "fluvius-pg-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		c := &Cluster{Dir: filepath.Join(dir, "data"), bin: bin, root: dir}
+		c.Stop()
+	}
+}
+
+func processAlive(pid int) bool {
+	p, err := os.FindProcess(pid)
+	return err == nil && p.Signal(syscall.Signal(0)) == nil
+}
+
 // StartCluster initialises and starts a new cluster.
 func StartCluster() (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
 	}
+	reap(bin)
 	dir, err := os.MkdirTemp("", "fluvius-pg-")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return nil, err
 	}
 	if os.Geteuid() == 0 {
