@@ -10,7 +10,9 @@ import (
 
 type greeting struct{ Text string }
 
-func (g *greeting) EncodeJSON(w *jsonlite.Writer) { w.BeginObject().Key("text").String(g.Text).EndObject() }
+func (g *greeting) EncodeJSON(w *jsonlite.Writer) {
+	w.BeginObject().Key("text").String(g.Text).EndObject()
+}
 func (g *greeting) DecodeJSON(v jsonlite.Value) error {
 	g.Text = v.Get("text").Str()
 	return nil
@@ -18,7 +20,9 @@ func (g *greeting) DecodeJSON(v jsonlite.Value) error {
 
 type said string
 
-func (s said) EncodeJSON(w *jsonlite.Writer) { w.BeginObject().Key("text").String(string(s)).EndObject() }
+func (s said) EncodeJSON(w *jsonlite.Writer) {
+	w.BeginObject().Key("text").String(string(s)).EndObject()
+}
 
 // A domain with one action, decided natively as a unit test would.
 func ExampleDomain_Decide() {
