@@ -90,6 +90,10 @@ func (in *instance) manifest(ctx context.Context) ([]byte, error) {
 	return bytes.Clone(view), nil
 }
 
+// maxAnswerBytes bounds what the host copies out of a guest per call: events
+// and state of one command, not a dump of guest memory.
+const maxAnswerBytes = 16 << 20
+
 // invoke writes req into a guest buffer, calls fn on it and returns a copy
 // of the answer. Any error means the instance must be discarded.
 func (in *instance) invoke(ctx context.Context, fn api.Function, req []byte) ([]byte, error) {
@@ -108,6 +112,9 @@ func (in *instance) invoke(ctx context.Context, fn api.Function, req []byte) ([]
 	optr, n := abi.Unpack(in.stack[0])
 	if n == 0 {
 		return nil, errors.New("the guest answered nothing: does it call sdk.Register?")
+	}
+	if n > maxAnswerBytes {
+		return nil, fmt.Errorf("the guest answered %d bytes, more than the %d a command may produce", n, maxAnswerBytes)
 	}
 	view, ok := in.mod.Memory().Read(optr, n)
 	if !ok {
