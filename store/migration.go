@@ -130,3 +130,37 @@ func MigrateDown(ctx context.Context, b MigrationBackend, all []Migration, steps
 	}
 	return nil
 }
+
+// Migrations pairs a driver's embedded migrations with the driver, giving
+// it MigrationStatus, MigrateUp and MigrateDown.
+type Migrations struct {
+	Backend MigrationBackend
+	Load    func() ([]Migration, error)
+}
+
+// MigrationStatus lists the migrations and whether each is applied.
+func (m Migrations) MigrationStatus(ctx context.Context) ([]MigrationState, error) {
+	all, err := m.Load()
+	if err != nil {
+		return nil, err
+	}
+	return MigrationStatus(ctx, m.Backend, all)
+}
+
+// MigrateUp applies every pending migration.
+func (m Migrations) MigrateUp(ctx context.Context) error {
+	all, err := m.Load()
+	if err != nil {
+		return err
+	}
+	return MigrateUp(ctx, m.Backend, all)
+}
+
+// MigrateDown reverts the latest steps migrations.
+func (m Migrations) MigrateDown(ctx context.Context, steps int) error {
+	all, err := m.Load()
+	if err != nil {
+		return err
+	}
+	return MigrateDown(ctx, m.Backend, all, steps)
+}

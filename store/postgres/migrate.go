@@ -86,27 +86,15 @@ func (d *Driver) ApplyMigration(ctx context.Context, m store.Migration, up bool)
 
 // MigrationStatus lists the migrations and whether each is applied.
 func (d *Driver) MigrationStatus(ctx context.Context) ([]store.MigrationState, error) {
-	all, err := Migrations()
-	if err != nil {
-		return nil, err
-	}
-	return store.MigrationStatus(ctx, d, all)
+	return store.Migrations{Backend: d, Load: Migrations}.MigrationStatus(ctx)
 }
 
 // MigrateUp applies every pending migration.
 func (d *Driver) MigrateUp(ctx context.Context) error {
-	all, err := Migrations()
-	if err != nil {
-		return err
-	}
-	return store.MigrateUp(ctx, d, all)
+	return store.Migrations{Backend: d, Load: Migrations}.MigrateUp(ctx)
 }
 
 // MigrateDown reverts the latest steps migrations.
 func (d *Driver) MigrateDown(ctx context.Context, steps int) error {
-	all, err := Migrations()
-	if err != nil {
-		return err
-	}
-	return store.MigrateDown(ctx, d, all, steps)
+	return store.Migrations{Backend: d, Load: Migrations}.MigrateDown(ctx, steps)
 }
