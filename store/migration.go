@@ -19,6 +19,25 @@ type Migration struct {
 
 var migrationFile = regexp.MustCompile(`^(\d{3})_([a-z0-9_]+)\.(up|down)\.sql$`)
 
+// Migrator is a driver that manages its own schema: what `fluvius-host
+// migrate` and storetest.ExerciseMigrations use.
+type Migrator interface {
+	Driver
+	MigrationStatus(ctx context.Context) ([]MigrationState, error)
+	MigrateUp(ctx context.Context) error
+	MigrateDown(ctx context.Context, steps int) error
+}
+
+// LoadEmbedded reads the migrations in directory dir of fsys (a driver's
+// go:embed file system).
+func LoadEmbedded(fsys fs.FS, dir string) ([]Migration, error) {
+	sub, err := fs.Sub(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return LoadMigrations(sub)
+}
+
 // LoadMigrations reads NNN_name.up.sql / NNN_name.down.sql pairs from fsys,
 // in version order. Every migration needs both halves and versions must run
 // 1, 2, 3... without gaps, so a missing file is found at build time, not in

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"io/fs"
 
 	"fluvius.dev/fluvius/store"
 )
@@ -19,13 +18,7 @@ const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 const migrationLock = 0x666c7576 // "fluv"
 
 // Migrations returns the driver's embedded migrations.
-func Migrations() ([]store.Migration, error) {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	return store.LoadMigrations(sub)
-}
+func Migrations() ([]store.Migration, error) { return store.LoadEmbedded(migrationFiles, "migrations") }
 
 // AppliedMigrations implements store.MigrationBackend.
 func (d *Driver) AppliedMigrations(ctx context.Context) (map[int]bool, error) {

@@ -26,34 +26,14 @@ func open(t *testing.T) store.Driver {
 func TestConformance(t *testing.T) { storetest.Exercise(t, open) }
 
 func TestMigrations(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "m.db")
-	d, err := sqlite.Open(ctx, path, sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	st, err := d.MigrationStatus(ctx)
-	if err != nil || len(st) == 0 || !st[0].Applied {
-		t.Fatalf("status after open: %+v %v", st, err)
-	}
-	if err := d.MigrateDown(ctx, len(st)); err != nil {
-		t.Fatal(err)
-	}
-	st, _ = d.MigrationStatus(ctx)
-	for _, s := range st {
-		if s.Applied {
-			t.Fatalf("%03d still applied after down", s.Version)
+	storetest.ExerciseMigrations(t, func(t *testing.T) store.Migrator {
+		d, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "m.db"), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Up again from nothing: the down files really undo the up files.
-	if err := d.MigrateUp(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Executor().EventsAppend(ctx, &store.EventsAppendParams{Stream: "s",
-		Events: []store.NewEvent{{ID: "1", Type: "t"}}}); err != nil {
-		t.Fatalf("append after down and up: %v", err)
-	}
+		t.Cleanup(func() { d.Close() })
+		return d
+	})
 }
 
 // Data written by one Driver is there for the next one on the same file.
