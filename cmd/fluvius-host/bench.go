@@ -24,16 +24,9 @@ func pluginBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	wasm := fs.String("wasm", "", "the plugin; default ./NAME.wasm")
 	runs := fs.Int("runs", 2000, "how often the command is decided")
 	timeout := fs.Duration("guest-timeout", 10*time.Second, "as serve's; negative disables deadlines")
-	files, err := parseInterspersed(fs, args)
+	files, err := pluginArgs(fs, args, wasm)
 	if err != nil {
 		return err
-	}
-	if len(files) == 0 {
-		files = []string{"scenarios.json"}
-	}
-	if *wasm == "" {
-		cwd, _ := os.Getwd()
-		*wasm = filepath.Base(cwd) + ".wasm"
 	}
 	module, err := os.ReadFile(*wasm)
 	if err != nil {

@@ -156,19 +156,9 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("plugin test", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	wasm := fs.String("wasm", "", "the plugin; default ./NAME.wasm, as plugin build writes it")
-	files, err := parseInterspersed(fs, args)
+	files, err := pluginArgs(fs, args, wasm)
 	if err != nil {
 		return err
-	}
-	if len(files) == 0 {
-		files = []string{"scenarios.json"}
-	}
-	if *wasm == "" {
-		cwd, err := os.Getwd()
-		if err != nil {
-			return err
-		}
-		*wasm = filepath.Base(cwd) + ".wasm"
 	}
 	p, cleanup, err := loadForCheck(ctx, *wasm)
 	if err != nil {
@@ -200,4 +190,24 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return fmt.Errorf("%d scenario(s) failed", failed)
 	}
 	return nil
+}
+
+// pluginArgs parses the flags and scenario files of plugin test and bench,
+// defaulting to ./scenarios.json and ./NAME.wasm (what plugin build writes).
+func pluginArgs(fs *flag.FlagSet, args []string, wasm *string) ([]string, error) {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) == 0 {
+		files = []string{"scenarios.json"}
+	}
+	if *wasm == "" {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		*wasm = filepath.Base(cwd) + ".wasm"
+	}
+	return files, nil
 }
