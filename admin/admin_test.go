@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -79,6 +81,13 @@ func onDrivers(t *testing.T, fn func(t *testing.T, fresh func() string)) {
 // where is a directory for SQLite or a postgres:// URL.
 func startServer(t testing.TB, where string) *server {
 	t.Helper()
+	return startServerWith(t, where, nil, nil)
+}
+
+// startServerWith is startServer with the host's and the HTTP layer's
+// configuration changed by hostMod and adminMod (either may be nil).
+func startServerWith(t testing.TB, where string, hostMod func(*host.Config), adminMod func(*admin.Options)) *server {
+	t.Helper()
 	ctx := context.Background()
 	var st store.Driver
 	var err error
@@ -91,7 +100,11 @@ func startServer(t testing.TB, where string) *server {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h, err := host.New(ctx, host.Config{Store: st, CacheDir: cacheDir, Logger: log})
+	cfg := host.Config{Store: st, CacheDir: cacheDir, Logger: log}
+	if hostMod != nil {
+		hostMod(&cfg)
+	}
+	h, err := host.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +115,11 @@ func startServer(t testing.TB, where string) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := admin.New(h, admin.Options{Logger: log, BodyLimit: 64 << 10})
+	opts := admin.Options{Logger: log, BodyLimit: 64 << 10}
+	if adminMod != nil {
+		adminMod(&opts)
+	}
+	srv := admin.New(h, opts)
 	done := make(chan struct{})
 	go func() { srv.Serve(ln); close(done) }()
 	s := &server{url: "http://" + ln.Addr().String(), where: where}
@@ -244,7 +261,9 @@ func testErrorsAreProblems(t *testing.T, fresh func() string) {
 	s.do(t, "GET", "/nothing", "").problem(t, 404, "no-route")
 	s.do(t, "POST", "/user:create-user/user", `{}`).problem(t, 404, "no-route")
 	s.do(t, "PUT", "/user.user/"+id, `{}`).problem(t, 405, "method-not-allowed")
-	s.do(t, "POST", "/user:create-user/user/:new", `{"email":`).problem(t, 400, "invalid-payload")
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":`).problem(t, 400, "malformed-json")
+	s.do(t, "POST", "/user:create-user/user/:new", `{"email":"a@b.co","name":"A","n\u0061me":"`+strings.Repeat("x", 300)+`"}`).
+		problem(t, 400, "duplicate-property")
 	bad := s.do(t, "POST", "/user:create-user/user/:new", `{"email":42,"extra":1}`).problem(t, 400, "invalid-payload")
 	if v := bad.body["details"].([]any); len(v) != 3 { // email type, extra unknown, name required
 		t.Fatalf("violations %s", bad.raw)
@@ -329,4 +348,98 @@ func testStateSurvivesRestart(t *testing.T, fresh func() string) {
 		t.Fatalf("after restart %s", st.raw)
 	}
 	s.do(t, "POST", "/user:update-user/user/"+id, `{"name":"Ann B"}`).want(t, 200)
+}
+
+// Requests Fiber would answer in plain text get problem bodies too.
+func TestMalformedRequestsAreProblems(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	addr := strings.TrimPrefix(s.url, "http://")
+	for _, c := range []struct {
+		req    string
+		status string
+		code   string
+	}{
+		{"FOO / HTTP/1.1\r\nHost: x\r\n\r\n", "501", "method-not-implemented"},
+		{"get /user.user/x HTTP/1.1\r\nHost: x\r\n\r\n", "501", "method-not-implemented"},
+		{"GE(T / HTTP/1.1\r\nHost: x\r\n\r\n", "400", "bad-request"},
+		{"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", "400", "bad-request"},
+		{"\x00\x01\x02\r\n\r\n", "400", "bad-request"},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, c.req)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", c.req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		var p map[string]any
+		if resp.Status[:3] != c.status || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			json.Unmarshal(body, &p) != nil || p["code"] != c.code {
+			t.Errorf("%q: %s %s %s", c.req, resp.Status, resp.Header.Get("Content-Type"), body)
+		}
+		if strings.Contains(string(body), "Content-Length: abc") {
+			t.Errorf("%q: the problem quotes the raw request: %s", c.req, body)
+		}
+	}
+}
+
+// Reads are bounded: time travel refuses a replay past its bounds with 413
+// (the current version comes from the state record, replayed or not), and
+// an events page ends at a byte bound with a cursor to the rest.
+func TestReadsAreBounded(t *testing.T) {
+	s := startServerWith(t, t.TempDir(), func(c *host.Config) { c.MaxReplayEvents, c.MaxReplayBytes = 3, 300 },
+		func(o *admin.Options) { o.EventsPageBytes = 50 })
+	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201).body["id"].(string)
+	for i := 0; i < 4; i++ {
+		s.do(t, "POST", "/user:update-user/user/"+id, fmt.Sprintf(`{"name":"Ann %d"}`, i)).want(t, 200)
+	}
+	if got := s.do(t, "GET", "/user.user/"+id+"?version=3", "").want(t, 200).body["data"].(map[string]any)["name"]; got != "Ann 1" {
+		t.Fatalf("version 3 is named %v", got)
+	}
+	s.do(t, "GET", "/user.user/"+id+"?version=4", "").problem(t, 413, "replay-too-large")
+	if got := s.do(t, "GET", "/user.user/"+id+"?version=5", "").want(t, 200).body["data"].(map[string]any)["name"]; got != "Ann 3" {
+		t.Fatalf("the current version is named %v", got)
+	}
+	s.do(t, "GET", "/user.user/"+id+"?version=6", "").problem(t, 404, "version-not-found")
+	// Events of about 200 bytes: three of them are over the replay's
+	// 300-byte bound, two are not.
+	big := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"bob@example.com","name":"Bob"}`).want(t, 201).body["id"].(string)
+	for _, c := range "bcd" {
+		s.do(t, "POST", "/user:update-user/user/"+big, `{"name":"`+strings.Repeat(string(c), 190)+`"}`).want(t, 200)
+	}
+	if st := s.do(t, "GET", "/user.user/"+big+"?version=2", "").want(t, 200); st.body["version"] != float64(2) {
+		t.Fatalf("version 2: %s", st.raw)
+	}
+	s.do(t, "GET", "/user.user/"+big+"?version=3", "").problem(t, 413, "replay-too-large")
+
+	// Pages: the first event's data is 41 bytes, the others 16, so a 50-byte page
+	// ends after a few events, and following next_after reads them all.
+	versions := []float64{}
+	after := 0.0
+	for pages := 0; ; pages++ {
+		if pages > 5 {
+			t.Fatalf("more pages than events")
+		}
+		page := s.do(t, "GET", fmt.Sprintf("/user.user/%s/events?after=%d", id, int(after)), "").want(t, 200)
+		evs := page.body["events"].([]any)
+		if len(evs) == 0 || len(evs) >= 5 && pages == 0 {
+			t.Fatalf("page %d has %d events: %s", pages, len(evs), page.raw)
+		}
+		for _, ev := range evs {
+			versions = append(versions, ev.(map[string]any)["version"].(float64))
+		}
+		next, ok := page.body["next_after"].(float64)
+		if !ok {
+			break
+		}
+		after = next
+	}
+	if fmt.Sprint(versions) != "[1 2 3 4 5]" {
+		t.Fatalf("paged versions %v", versions)
+	}
 }

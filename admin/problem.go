@@ -5,8 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"fluvius.dev/fluvius/host"
 )
@@ -29,6 +32,7 @@ var kindStatus = map[host.Kind]int{
 	host.KindConflict:           http.StatusConflict,
 	host.KindPreconditionFailed: http.StatusPreconditionFailed,
 	host.KindUnavailable:        http.StatusServiceUnavailable,
+	host.KindTooLarge:           http.StatusRequestEntityTooLarge,
 }
 
 // problemError is an error the HTTP layer itself raises.
@@ -61,6 +65,10 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			p = Problem{Status: he.status, Code: he.err.Code, Detail: he.err.Message, Details: he.err.Details}
 		case errors.As(err, &fe):
 			p = Problem{Status: fe.Code, Code: fiberCode(fe.Code), Detail: fe.Message}
+			if fe.Code == http.StatusBadRequest {
+				// fasthttp's parse errors quote the raw request back.
+				p.Detail = "the request is not valid HTTP/1.1"
+			}
 		default:
 			e := host.AsError(err)
 			p = Problem{Status: kindStatus[e.Kind], Code: e.Code, Detail: e.Message, Details: e.Details}
@@ -68,16 +76,59 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 				log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", e.Code, "err", err)
 			}
 		}
-		p.Title = http.StatusText(p.Status)
-		p.Type = "urn:fluvius:problem:" + p.Code
-		body, merr := json.Marshal(p)
-		if merr != nil {
-			body = []byte(`{"type":"urn:fluvius:problem:internal","title":"Internal Server Error","status":500,"code":"internal"}`)
-			p.Status = http.StatusInternalServerError
-		}
-		c.Set(fiber.HeaderContentType, "application/problem+json")
-		return c.Status(p.Status).Send(body)
+		status, body := p.render()
+		c.Set(fiber.HeaderContentType, problemContentType)
+		return c.Status(status).Send(body)
 	}
+}
+
+const problemContentType = "application/problem+json"
+
+// render fills in the derived fields and encodes the problem.
+func (p Problem) render() (int, []byte) {
+	p.Title = http.StatusText(p.Status)
+	p.Type = "urn:fluvius:problem:" + p.Code
+	body, err := json.Marshal(p)
+	if err != nil {
+		return http.StatusInternalServerError,
+			[]byte(`{"type":"urn:fluvius:problem:internal","title":"Internal Server Error","status":500,"code":"internal"}`)
+	}
+	return p.Status, body
+}
+
+// rejectUnknownMethods answers requests whose method Fiber does not route
+// with a problem body, where Fiber would answer plain text.
+func rejectUnknownMethods(next fasthttp.RequestHandler) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		m := string(ctx.Method())
+		if slices.Contains(fiber.DefaultMethods, m) {
+			next(ctx)
+			return
+		}
+		p := Problem{Status: http.StatusNotImplemented, Code: "method-not-implemented",
+			Detail: "this server does not implement that method: commands are POST, reads are GET"}
+		if !isToken(m) {
+			p = Problem{Status: http.StatusBadRequest, Code: "bad-request", Detail: "the request method is not a valid token"}
+		}
+		status, body := p.render()
+		ctx.SetStatusCode(status)
+		ctx.SetContentType(problemContentType)
+		ctx.SetBody(body)
+	}
+}
+
+// isToken reports whether s is an RFC 9110 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func fiberCode(status int) string {

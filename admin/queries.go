@@ -63,6 +63,8 @@ func (s *Server) state(c *fiber.Ctx, r route) error {
 		Tenant: rec.Tenant, CreatedAt: &rec.CreatedAt, CreatedBy: rec.CreatedBy, UpdatedAt: &rec.UpdatedAt, UpdatedBy: rec.UpdatedBy})
 }
 
+// An events page holds at most maxEventsPage events (and stops after the
+// event whose data reaches Options.EventsPageBytes).
 const maxEventsPage = 1000
 
 func (s *Server) events(c *fiber.Ctx, r route) error {
@@ -74,7 +76,7 @@ func (s *Server) events(c *fiber.Ctx, r route) error {
 	if err != nil {
 		return err
 	}
-	evs, err := s.host.Events(c.UserContext(), r.domain, r.resource, r.id, after, int(limit))
+	evs, err := s.host.Events(c.UserContext(), r.domain, r.resource, r.id, after, int(limit), s.pageBytes)
 	if err != nil {
 		return err
 	}
@@ -85,7 +87,11 @@ func (s *Server) events(c *fiber.Ctx, r route) error {
 	for i, ev := range evs {
 		out.Events[i] = host.ViewEvent(ev, true)
 	}
-	if len(evs) == int(limit) {
+	size := 0
+	for _, ev := range evs {
+		size += len(ev.Data)
+	}
+	if len(evs) == int(limit) || size >= s.pageBytes {
 		last := evs[len(evs)-1].Version
 		out.Next = &last
 	}

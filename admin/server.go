@@ -37,6 +37,9 @@ type Options struct {
 	Authenticate Authenticator
 	// BodyLimit bounds request bodies in bytes; 0 means 1 MiB.
 	BodyLimit int
+	// EventsPageBytes ends an events page after the event whose data
+	// reaches it; 0 means 1 MiB.
+	EventsPageBytes int
 }
 
 // Server is the HTTP API of a host.
@@ -45,6 +48,8 @@ type Server struct {
 	app  *fiber.App
 	auth Authenticator
 	log  *slog.Logger
+	// pageBytes bounds an events page by its events' data.
+	pageBytes int
 }
 
 // New builds the HTTP API over h.
@@ -58,7 +63,10 @@ func New(h *host.Host, opts Options) *Server {
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 1 << 20
 	}
-	s := &Server{host: h, auth: opts.Authenticate, log: opts.Logger}
+	if opts.EventsPageBytes <= 0 {
+		opts.EventsPageBytes = 1 << 20
+	}
+	s := &Server{host: h, auth: opts.Authenticate, log: opts.Logger, pageBytes: opts.EventsPageBytes}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fluvius",
 		DisableStartupMessage: true,
@@ -70,6 +78,7 @@ func New(h *host.Host, opts Options) *Server {
 		CaseSensitive:         true,
 		StrictRouting:         true,
 	})
+	s.app.Server().Handler = rejectUnknownMethods(s.app.Server().Handler)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/_meta", s.listDomains)
 	s.app.Get("/_meta/:domain", s.describeDomain)

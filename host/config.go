@@ -44,6 +44,11 @@ type Config struct {
 	// MaxBatch bounds how many commands one group-commit transaction
 	// holds; 0 means 128.
 	MaxBatch int
+	// MaxReplayEvents and MaxReplayBytes bound what one time-travel read
+	// replays into an instance; 0 means 10,000 events and 16 MiB of event
+	// data. Past them the read is refused (KindTooLarge), not attempted.
+	MaxReplayEvents int
+	MaxReplayBytes  int
 	// Now is the clock; nil uses time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -81,6 +86,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 128
+	}
+	if c.MaxReplayEvents <= 0 {
+		c.MaxReplayEvents = 10_000
+	}
+	if c.MaxReplayBytes <= 0 {
+		c.MaxReplayBytes = 16 << 20
 	}
 	if c.Now == nil {
 		c.Now = time.Now

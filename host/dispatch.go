@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/abi/schema"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -135,9 +136,8 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	if len(payload) == 0 {
 		payload = []byte("{}")
 	}
-	if v := p.manifest.payloads[spec.Name].ValidateJSON(payload); len(v) > 0 {
-		return nil, &Error{Kind: KindInvalid, Code: "invalid-payload",
-			Message: fmt.Sprintf("the payload of %s does not match its schema", spec.Name), Details: v}
+	if err := validatePayload(p.manifest.payloads[spec.Name], spec.Name, payload); err != nil {
+		return nil, err
 	}
 	var idem *store.IdempotencyRecord
 	if cmd.IdempotencyKey != "" {
@@ -177,6 +177,30 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 				Message: fmt.Sprintf("%s %s kept changing; gave up after %d attempts", cmd.Resource, cmd.AggregateID, attempt+1), Err: err}
 		}
 	}
+}
+
+// validatePayload checks a payload in one pass over its bytes before any
+// other work. The guest is then handed exactly these bytes: what it reads is
+// what was checked. Duplicate properties are refused outright, since JSON
+// parsers disagree on which copy counts (the SDK reads the first).
+func validatePayload(v *schema.Validator, command string, payload []byte) error {
+	violations, err := v.Validate(payload)
+	var m *schema.MalformedError
+	if errors.As(err, &m) {
+		if m.Duplicate {
+			return &Error{Kind: KindInvalid, Code: "duplicate-property",
+				Message: fmt.Sprintf("the payload of %s names the property %s more than once", command, m.Path),
+				Details: []schema.Violation{{Path: m.Path, Message: m.Msg}}}
+		}
+		return &Error{Kind: KindInvalid, Code: "malformed-json",
+			Message: fmt.Sprintf("the payload of %s is not valid JSON: %s", command, m.Msg),
+			Details: []schema.Violation{{Path: m.Path, Message: m.Error()}}}
+	}
+	if len(violations) > 0 {
+		return &Error{Kind: KindInvalid, Code: "invalid-payload",
+			Message: fmt.Sprintf("the payload of %s does not match its schema", command), Details: violations}
+	}
+	return nil
 }
 
 // maxIDBytes bounds ids and keys: they end up in index entries, which every

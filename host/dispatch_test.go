@@ -101,7 +101,7 @@ func testCommandLifecycle(t *testing.T, driver string) {
 	if rec.Version != 2 || rec.ETag != updated.ETag || rec.Tenant != "acme" || rec.CreatedBy != "alice" || rec.UpdatedBy != "bob" {
 		t.Fatalf("state record %+v", rec)
 	}
-	evs, err := e.host.Events(ctx, "user", "user", created.ID, 0, 0)
+	evs, err := e.host.Events(ctx, "user", "user", created.ID, 0, 0, 0)
 	if err != nil || len(evs) != 2 || evs[0].Type != "user-created" || evs[1].Type != "user-updated" {
 		t.Fatalf("events %v %+v", err, evs)
 	}
@@ -158,7 +158,7 @@ func TestBadCommands(t *testing.T) {
 		{host.Command{Domain: "user", Name: "update-user", Resource: "user", New: true}, host.KindInvalid, "aggregate-id-required"},
 		{host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true, Payload: []byte(`{"email":"a@b.co"}`)}, host.KindInvalid, "invalid-payload"},
 		{host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true, Payload: []byte(`{"email":"a@b.co","name":"A","admin":true}`)}, host.KindInvalid, "invalid-payload"},
-		{host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true, Payload: []byte(`{"email":`)}, host.KindInvalid, "invalid-payload"},
+		{host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true, Payload: []byte(`{"email":`)}, host.KindInvalid, "malformed-json"},
 		{host.Command{Domain: "user", Name: "create-user", Resource: "user", AggregateID: created.ID, Payload: []byte(`{"email":"a@b.co","name":"A"}`)}, host.KindConflict, "aggregate-exists"},
 		{host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: created.ID, IfMatch: "stale", Payload: []byte(`{"name":"B"}`)}, host.KindPreconditionFailed, "precondition-failed"},
 	}
@@ -206,7 +206,7 @@ func testConcurrentCommandsOnOneAggregate(t *testing.T, driver string) {
 		}
 	}
 	rec, _ := e.host.State(ctx, "user", "user", created.ID)
-	evs, _ := e.host.Events(ctx, "user", "user", created.ID, 0, 0)
+	evs, _ := e.host.Events(ctx, "user", "user", created.ID, 0, 0, 0)
 	if rec.Version != int64(1+ok) || len(evs) != 1+ok {
 		t.Fatalf("%d commands succeeded; state at version %d with %d events", ok, rec.Version, len(evs))
 	}

@@ -18,6 +18,7 @@ const (
 	KindConflict                       // 409: a version conflict that retries did not resolve
 	KindPreconditionFailed             // 412: If-Match did not match
 	KindUnavailable                    // 503: the host is shutting down or overloaded
+	KindTooLarge                       // 413: the request would read or write more than a bound allows
 )
 
 // Error is a failure with what a client needs to know: a kind, a stable code,

@@ -33,13 +33,15 @@ func (h *Host) State(ctx context.Context, domain, resource, id string) (*store.S
 	return rec, err
 }
 
-// Events returns an aggregate's events after a version, oldest first.
-func (h *Host) Events(ctx context.Context, domain, resource, id string, after int64, limit int) ([]*store.Event, error) {
+// Events returns an aggregate's events after a version, oldest first: at
+// most limit of them, and no more once their data reaches maxBytes (0: no
+// byte bound; the first event comes whatever its size).
+func (h *Host) Events(ctx context.Context, domain, resource, id string, after int64, limit, maxBytes int) ([]*store.Event, error) {
 	if _, err := h.checkResource(domain, resource); err != nil {
 		return nil, err
 	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
-		Stream: Stream(domain, resource, id), AfterVersion: after, Limit: limit})
+		Stream: Stream(domain, resource, id), AfterVersion: after, Limit: limit, MaxBytes: maxBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -51,16 +53,48 @@ func (h *Host) Events(ctx context.Context, domain, resource, id string, after in
 
 // StateAt rebuilds an aggregate's state as it was at a version by replaying
 // its events through the active plugin's appliers: time travel, and a check
-// that the stored state is what the events say.
+// that the stored state is what the events say. The current version is
+// served from the state record without a replay. A replay is bounded by
+// MaxReplayEvents and MaxReplayBytes: a longer one is refused before any
+// guest sees it, whatever the stream holds.
 func (h *Host) StateAt(ctx context.Context, domain, resource, id string, version int64) ([]byte, error) {
 	p, err := h.checkResource(domain, resource)
 	if err != nil {
 		return nil, err
 	}
+	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Domain: domain, Resource: resource, ID: id})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	if rec != nil && rec.Version == version {
+		return rec.Data, nil
+	}
+	if rec != nil && version > rec.Version {
+		return nil, errorf(KindNotFound, "version-not-found", "%s %s has no version %d (it is at %d)",
+			resource, id, version, rec.Version)
+	}
+	tooLarge := errorf(KindTooLarge, "replay-too-large",
+		"replaying %s %s to version %d would take more than %d events or %d bytes of event data, the bounds of one read",
+		resource, id, version, h.cfg.MaxReplayEvents, h.cfg.MaxReplayBytes)
+	target := version
+	if target == 0 && rec != nil {
+		target = rec.Version
+	}
+	if target > int64(h.cfg.MaxReplayEvents) {
+		return nil, tooLarge
+	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
-		Stream: Stream(domain, resource, id), UpToVersion: version})
+		Stream: Stream(domain, resource, id), UpToVersion: version,
+		Limit: h.cfg.MaxReplayEvents + 1, MaxBytes: h.cfg.MaxReplayBytes + 1})
 	if err != nil {
 		return nil, err
+	}
+	size := 0
+	for _, ev := range evs {
+		size += len(ev.Data)
+	}
+	if size > h.cfg.MaxReplayBytes || len(evs) > h.cfg.MaxReplayEvents {
+		return nil, tooLarge
 	}
 	if len(evs) == 0 {
 		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s has no events", resource, id)

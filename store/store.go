@@ -158,6 +158,11 @@ type EventsReadStreamParams struct {
 	AfterVersion int64 // read versions above this
 	UpToVersion  int64 // 0: no upper bound
 	Limit        int   // 0: no limit
+	// MaxBytes stops the read after the event that brings the events' Data
+	// bytes to MaxBytes or more (0: no bound), so one read holds a bounded
+	// amount of memory whatever the events' sizes. The first event is
+	// returned whatever its size.
+	MaxBytes int
 }
 
 // Cursor is a place in the all-events feed. The zero Cursor is its start.

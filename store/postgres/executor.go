@@ -140,9 +140,10 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 // then name events.tx_id, or it would sort by that text.
 const eventColumns = `position, id, stream, version, type, data, metadata, tx_id::text AS tx_text, created_at`
 
-func scanEvents(rows pgx.Rows) ([]*store.Event, error) {
+func scanEvents(maxBytes int, rows pgx.Rows) ([]*store.Event, error) {
 	defer rows.Close()
 	var out []*store.Event
+	total := 0
 	for rows.Next() {
 		ev := &store.Event{}
 		var tx string
@@ -152,6 +153,9 @@ func scanEvents(rows pgx.Rows) ([]*store.Event, error) {
 		ev.TxID = parseTxID(tx)
 		ev.CreatedAt = ev.CreatedAt.UTC()
 		out = append(out, ev)
+		if total += len(ev.Data); maxBytes > 0 && total >= maxBytes {
+			break
+		}
 	}
 	return out, rows.Err()
 }
@@ -177,7 +181,7 @@ func (e *executor) EventsReadStream(ctx context.Context, p *store.EventsReadStre
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %q: %w", p.Stream, translate(err))
 	}
-	evs, err := scanEvents(rows)
+	evs, err := scanEvents(p.MaxBytes, rows)
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %q: %w", p.Stream, translate(err))
 	}
@@ -204,7 +208,7 @@ func (e *executor) EventsReadAll(ctx context.Context, p *store.EventsReadAllPara
 	if err != nil {
 		return nil, fmt.Errorf("reading events after %+v: %w", p.After, translate(err))
 	}
-	evs, err := scanEvents(rows)
+	evs, err := scanEvents(0, rows)
 	if err != nil {
 		return nil, fmt.Errorf("reading events after %+v: %w", p.After, translate(err))
 	}

@@ -151,9 +151,10 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 
 const eventColumns = `position, id, stream, version, type, data, metadata, created_at`
 
-func scanEvents(rows *sql.Rows) ([]*store.Event, error) {
+func scanEvents(maxBytes int, rows *sql.Rows) ([]*store.Event, error) {
 	defer rows.Close()
 	var out []*store.Event
+	total := 0
 	for rows.Next() {
 		ev := &store.Event{}
 		var created int64
@@ -163,6 +164,9 @@ func scanEvents(rows *sql.Rows) ([]*store.Event, error) {
 		}
 		ev.Data, ev.Metadata, ev.CreatedAt = []byte(data), []byte(meta), fromNanos(created)
 		out = append(out, ev)
+		if total += len(ev.Data); maxBytes > 0 && total >= maxBytes {
+			break
+		}
 	}
 	return out, rows.Err()
 }
@@ -193,7 +197,7 @@ func (e *executor) EventsReadStream(ctx context.Context, p *store.EventsReadStre
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %q: %w", p.Stream, translate(err))
 	}
-	evs, err := scanEvents(rows)
+	evs, err := scanEvents(p.MaxBytes, rows)
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %q: %w", p.Stream, translate(err))
 	}
@@ -215,7 +219,7 @@ func (e *executor) EventsReadAll(ctx context.Context, p *store.EventsReadAllPara
 	if err != nil {
 		return nil, fmt.Errorf("reading events after %d: %w", p.After.Position, translate(err))
 	}
-	evs, err := scanEvents(rows)
+	evs, err := scanEvents(0, rows)
 	if err != nil {
 		return nil, fmt.Errorf("reading events after %d: %w", p.After.Position, translate(err))
 	}

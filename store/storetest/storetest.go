@@ -227,6 +227,14 @@ func testReadStreamWindows(t *testing.T, d store.Driver) {
 		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 2, UpToVersion: 5}, 3, 3},
 		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 2, Limit: 2}, 3, 2},
 		{store.EventsReadStreamParams{Stream: "missing"}, 0, 0},
+		// Each event's data is 7 bytes: a byte bound stops after the event
+		// that reaches it, and never returns less than one event.
+		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 20}, 1, 3},
+		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 7}, 1, 1},
+		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 1}, 1, 1},
+		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 8, MaxBytes: 1}, 9, 1},
+		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 1 << 20, Limit: 4}, 1, 4},
+		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 1 << 20}, 1, 10},
 	}
 	for _, c := range cases {
 		got, err := x.EventsReadStream(ctx, &c.p)

@@ -134,8 +134,8 @@ func init() {
 	orders.Action(sdk.Action[Order]{
 		Name: "ship-order", Title: "Ship an order", EvtKey: "order-shipped",
 		Payload: sdk.Object(
-			sdk.Required("carrier", sdk.String().MinLength(1)),
-			sdk.Required("tracking", sdk.String().MinLength(1)),
+			sdk.Required("carrier", sdk.String().MinLength(1).MaxLength(100)),
+			sdk.Required("tracking", sdk.String().MinLength(1).MaxLength(100)),
 		),
 		Handle: func(c *sdk.Call, o *Order, p jsonlite.Value) error {
 			if err := stillOpen(o); err != nil {
