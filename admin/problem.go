@@ -77,6 +77,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			}
 		}
 		status, body := p.render()
+		if status == http.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "1") // overload and shutdown pass quickly, or move to another host
+		}
 		c.Set(fiber.HeaderContentType, problemContentType)
 		return c.Status(status).Send(body)
 	}

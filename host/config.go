@@ -44,6 +44,10 @@ type Config struct {
 	// MaxBatch bounds how many commands one group-commit transaction
 	// holds; 0 means 128.
 	MaxBatch int
+	// MaxQueuePerAggregate bounds the commands one aggregate may have
+	// deciding or waiting on this host; past it a command is refused
+	// (KindUnavailable, aggregate-busy). 0 means 1024.
+	MaxQueuePerAggregate int
 	// MaxReplayEvents and MaxReplayBytes bound what one time-travel read
 	// replays into an instance; 0 means 10,000 events and 16 MiB of event
 	// data. Past them the read is refused (KindTooLarge), not attempted.
@@ -86,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 128
+	}
+	if c.MaxQueuePerAggregate <= 0 {
+		c.MaxQueuePerAggregate = 1024
 	}
 	if c.MaxReplayEvents <= 0 {
 		c.MaxReplayEvents = 10_000

@@ -150,6 +150,18 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	}
 	if cmd.New && cmd.AggregateID == "" {
 		cmd.AggregateID = uuid.Must(uuid.NewV7()).String()
+	} else {
+		// One command at a time per aggregate on this host: the queue,
+		// not a lost race and a retry, orders them.
+		release, err := h.lanes.acquire(ctx, Stream(cmd.Domain, cmd.Resource, cmd.AggregateID))
+		if errors.Is(err, errLaneFull) {
+			return nil, &Error{Kind: KindUnavailable, Code: "aggregate-busy",
+				Message: fmt.Sprintf("%s %s has %d commands queued already; retry later", cmd.Resource, cmd.AggregateID, h.cfg.MaxQueuePerAggregate), Err: err}
+		}
+		if err != nil {
+			return nil, &Error{Kind: KindUnavailable, Code: "cancelled", Message: "the command was cancelled while it waited for its turn", Err: err}
+		}
+		defer release()
 	}
 	for attempt := 0; ; attempt++ {
 		res, err := h.attempt(ctx, p, spec, cmd, payload, idem)

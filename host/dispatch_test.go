@@ -180,10 +180,13 @@ func TestConcurrentCommandsOnOneAggregate(t *testing.T) {
 	onDrivers(t, testConcurrentCommandsOnOneAggregate)
 }
 
+// 64 clients update one aggregate at once, none with If-Match: on one host
+// they queue and every one of them succeeds (before the queue, 46 of 64 got
+// a 409 after exhausting their retries).
 func testConcurrentCommandsOnOneAggregate(t *testing.T, driver string) {
-	e := newEnvOn(t, driver, func(c *host.Config) { c.MaxConflictRetries = 50 })
+	e := newEnvOn(t, driver, nil)
 	created := createUser(t, e.host, "ann@example.com")
-	const n = 16
+	const n = 64
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
 	for i := 0; i < n; i++ {
@@ -207,7 +210,7 @@ func testConcurrentCommandsOnOneAggregate(t *testing.T, driver string) {
 	}
 	rec, _ := e.host.State(ctx, "user", "user", created.ID)
 	evs, _ := e.host.Events(ctx, "user", "user", created.ID, 0, 0, 0)
-	if rec.Version != int64(1+ok) || len(evs) != 1+ok {
+	if ok != n || rec.Version != int64(1+ok) || len(evs) != 1+ok {
 		t.Fatalf("%d commands succeeded; state at version %d with %d events", ok, rec.Version, len(evs))
 	}
 }

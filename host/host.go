@@ -20,6 +20,7 @@ type Host struct {
 	rt         wazero.Runtime
 	cache      wazero.CompilationCache
 	committers []*committer
+	lanes      *lanes
 	nextCommit atomic.Uint64
 	mu         sync.Mutex                         // serialises loads
 	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
@@ -31,7 +32,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, errors.New("host: Config.Store is required")
 	}
 	cfg = cfg.withDefaults()
-	h := &Host{cfg: cfg}
+	h := &Host{cfg: cfg, lanes: newLanes(cfg.MaxQueuePerAggregate)}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating compilation cache dir: %w", err)
