@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fluvius.dev/fluvius/store"
 )
@@ -23,8 +24,13 @@ type commitRequest struct {
 type committer struct {
 	store    store.Driver
 	maxBatch int
+	timeout  time.Duration // bounds one batch's transaction
 	reqs     chan *commitRequest
 	quit     chan struct{}
+	// base is cancelled by close, so a batch stuck on a stalled store
+	// gives up and Close returns.
+	base     context.Context
+	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	batches  atomic.Int64
 	commands atomic.Int64
@@ -51,15 +57,17 @@ func (h *Host) CommitStats() CommitStats {
 
 var errShuttingDown = errors.New("host: shutting down")
 
-func newCommitter(st store.Driver, maxBatch int) *committer {
-	c := &committer{store: st, maxBatch: maxBatch, reqs: make(chan *commitRequest), quit: make(chan struct{})}
+func newCommitter(st store.Driver, maxBatch int, timeout time.Duration) *committer {
+	c := &committer{store: st, maxBatch: maxBatch, timeout: timeout, reqs: make(chan *commitRequest), quit: make(chan struct{})}
+	c.base, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.run()
 	return c
 }
 
 // commit runs write in a shared transaction and returns once it committed
-// (nil) or was undone (its error).
+// (nil) or was undone (its error). A caller waits at most about twice the
+// batch timeout: once for the batch ahead of it, once for its own.
 func (c *committer) commit(ctx context.Context, write *store.CommandWrite) error {
 	req := &commitRequest{write: write, done: make(chan error, 1)}
 	select {
@@ -76,6 +84,7 @@ func (c *committer) commit(ctx context.Context, write *store.CommandWrite) error
 
 func (c *committer) close() {
 	close(c.quit)
+	c.cancel()
 	c.wg.Wait()
 }
 
@@ -104,8 +113,10 @@ func (c *committer) run() {
 
 func (c *committer) commitBatch(batch []*commitRequest) {
 	// The batch belongs to no single caller: no caller's cancellation may
-	// abort the others' transaction.
-	ctx := context.Background()
+	// abort the others' transaction. Its own bound may: a store that does
+	// not answer fails the batch instead of holding every caller.
+	ctx, cancel := context.WithTimeout(c.base, c.timeout)
+	defer cancel()
 	writes := make([]*store.CommandWrite, len(batch))
 	for i, r := range batch {
 		writes[i] = r.write

@@ -1,9 +1,14 @@
 package host_test
 
 import (
+	"database/sql"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite"
 
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/store"
@@ -95,4 +100,81 @@ func testGroupCommitIsolatesFailures(t *testing.T, driver string) {
 	if tx >= cmds {
 		t.Fatalf("no coalescing: %d commands in %d transactions", cmds, tx)
 	}
+}
+
+// A store that stops answering (another transaction holds the write lock)
+// fails the batch within the commit bound: the caller gets 503
+// store-unavailable instead of waiting without end, nothing of the command
+// is stored, Close returns while a command is stuck, and once the lock is
+// gone the host commits again.
+func TestStalledStoreAnswersUnavailable(t *testing.T) {
+	onDrivers(t, testStalledStoreAnswersUnavailable)
+}
+
+func testStalledStoreAnswersUnavailable(t *testing.T, driver string) {
+	e := newEnvOn(t, driver, func(c *host.Config) { c.CommitTimeout = 300 * time.Millisecond })
+	created := createUser(t, e.host, "ann@example.com")
+	unlock := holdWriteLock(t, e)
+
+	start := time.Now()
+	_, err := e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "update-user", Resource: "user",
+		AggregateID: created.ID, Payload: []byte(`{"name":"Stalled"}`)})
+	wantError(t, err, host.KindUnavailable, "store-unavailable")
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the stalled commit answered after %v", took)
+	}
+	unlock()
+	rec, err := e.host.State(ctx, "user", "user", created.ID)
+	if err != nil || rec.Version != 1 {
+		t.Fatalf("after the failed commit: %+v %v", rec, err)
+	}
+	dispatch(t, e.host, host.Command{Domain: "user", Name: "update-user", Resource: "user",
+		AggregateID: created.ID, Payload: []byte(`{"name":"After"}`)})
+
+	// Close while a command waits on a stalled store.
+	unlock = holdWriteLock(t, e)
+	defer unlock()
+	e2 := e.host
+	go e2.Dispatch(ctx, &host.Command{Domain: "user", Name: "update-user", Resource: "user",
+		AggregateID: created.ID, Payload: []byte(`{"name":"Stuck"}`)})
+	time.Sleep(50 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- e2.Close(ctx) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return while the store was stalled")
+	}
+}
+
+// holdWriteLock makes the store stall writers: it takes the lock a writer
+// needs in a transaction of its own and returns the function that lets go.
+func holdWriteLock(t *testing.T, e *env) func() {
+	t.Helper()
+	if e.url != "" {
+		conn, err := pgx.Connect(ctx, e.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "LOCK TABLE events IN ACCESS EXCLUSIVE MODE"); err != nil {
+			t.Fatal(err)
+		}
+		return sync.OnceFunc(func() { tx.Rollback(ctx); conn.Close(ctx) })
+	}
+	db, err := sql.Open("sqlite", "file:"+e.path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return sync.OnceFunc(func() { conn.ExecContext(ctx, "ROLLBACK"); conn.Close(); db.Close() })
 }

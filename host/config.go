@@ -44,6 +44,10 @@ type Config struct {
 	// MaxBatch bounds how many commands one group-commit transaction
 	// holds; 0 means 128.
 	MaxBatch int
+	// CommitTimeout bounds one group-commit transaction: a store that does
+	// not answer within it fails the batch (KindUnavailable,
+	// store-unavailable) rather than holding its callers. 0 means 10s.
+	CommitTimeout time.Duration
 	// MaxQueuePerAggregate bounds the commands one aggregate may have
 	// deciding or waiting on this host; past it a command is refused
 	// (KindUnavailable, aggregate-busy). 0 means 1024.
@@ -90,6 +94,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 128
+	}
+	if c.CommitTimeout <= 0 {
+		c.CommitTimeout = 10 * time.Second
 	}
 	if c.MaxQueuePerAggregate <= 0 {
 		c.MaxQueuePerAggregate = 1024

@@ -405,6 +405,10 @@ func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem
 	if errors.Is(err, errShuttingDown) {
 		return nil, &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down; retry", Err: err}
 	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return nil, &Error{Kind: KindUnavailable, Code: "store-unavailable",
+			Message: "the store did not confirm the write in time; retry (with an Idempotency-Key, a retry cannot apply the command twice)", Err: err}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ type Host struct {
 	lanes      *lanes
 	nextCommit atomic.Uint64
 	mu         sync.Mutex                         // serialises loads
+	closed     bool                               // under mu
 	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
 }
 
@@ -57,7 +58,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
 	for i := 0; i < cfg.Committers; i++ {
-		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch))
+		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch, cfg.CommitTimeout))
 	}
 	return h, nil
 }
@@ -157,10 +158,15 @@ func (h *Host) Plugins() []*Plugin {
 }
 
 // Close retires every plugin and closes the runtime. Call it after the HTTP
-// server has stopped taking requests.
+// server has stopped taking requests. Commands still waiting on the store
+// are failed (shutting-down); a second Close does nothing.
 func (h *Host) Close(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.closed {
+		return nil
+	}
+	h.closed = true
 	for _, p := range *h.plugins.Load() {
 		p.retire()
 	}

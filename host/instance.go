@@ -68,7 +68,11 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	return in, nil
 }
 
-func (in *instance) close(ctx context.Context) { in.mod.Close(context.WithoutCancel(ctx)) }
+func (in *instance) close(ctx context.Context) {
+	if in.mod != nil { // nil only in the pool's own tests
+		in.mod.Close(context.WithoutCancel(ctx))
+	}
+}
 
 // memoryPages is the instance's current memory size in pages.
 func (in *instance) memoryPages() uint32 { return in.mod.Memory().Size() / 65536 }

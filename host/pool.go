@@ -19,6 +19,9 @@ type pool struct {
 	mu     sync.Mutex // orders put and discard against close
 	closed atomic.Bool
 	onIdle func() // called once, when closed and the last instance is gone
+	// raceHook runs in get between its check of closed and taking a slot,
+	// where a close can slip in; tests use it to make that happen.
+	raceHook func()
 }
 
 func newPool(max int, create func(context.Context) (*instance, error)) *pool {
@@ -35,10 +38,23 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 		return in, nil
 	default:
 	}
+	if p.raceHook != nil {
+		p.raceHook()
+	}
 	select {
 	case in := <-p.idle:
 		return in, nil
 	case p.slots <- struct{}{}:
+		// close may have run since the check above and released the
+		// compiled module: a slot taken after it must not create. Under mu,
+		// either close sees this slot (and waits for it) or we see closed.
+		p.mu.Lock()
+		if p.closed.Load() {
+			p.releaseLocked()
+			p.mu.Unlock()
+			return nil, errRetired
+		}
+		p.mu.Unlock()
 		in, err := p.create(ctx)
 		if err != nil {
 			p.release()

@@ -52,8 +52,9 @@ func TestMemoryCapStopsHoardingGuest(t *testing.T) {
 	dispatch(t, e.host, *thing("touch", "a"))
 }
 
-// Many goroutines hammer one plugin while some of them crash instances: the
-// pool never hands one instance to two callers and never exceeds its bound.
+// Many goroutines hammer one plugin while some of them crash instances:
+// every command that was not meant to fail succeeds, and each is stored.
+// (That the pool never lends an instance twice is TestPoolNeverLendsAnInstanceTwice.)
 func TestPoolUnderLoadWithTraps(t *testing.T) {
 	e := newEnv(t, func(c *host.Config) { c.MaxInstances = 3; c.MaxConflictRetries = 100 })
 	dispatch(t, e.host, *thing("create", "a"))
@@ -82,9 +83,6 @@ func TestPoolUnderLoadWithTraps(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := e.host.Plugin("faulty").Instances(); n > 3 {
-		t.Fatalf("%d instances over a bound of 3", n)
-	}
 	rec, _ := e.host.State(ctx, "faulty", "thing", "a")
 	if rec.Version != int64(1+touched) {
 		t.Fatalf("version %d after %d touches", rec.Version, touched)
