@@ -26,6 +26,12 @@ func (e *Encoder) Bytes() []byte { return e.buf }
 // Reset empties the encoder and keeps its buffer.
 func (e *Encoder) Reset() { e.buf = e.buf[:0] }
 
+// ResetTo empties the encoder and has it write into buf's storage while the
+// envelope fits in cap(buf); past that it moves to storage of its own, which
+// Bytes then returns. The host encodes requests straight into a guest's
+// buffer this way.
+func (e *Encoder) ResetTo(buf []byte) { e.buf = buf[:0] }
+
 func (e *Encoder) uvarint(v uint64) {
 	for v >= 0x80 {
 		e.buf = append(e.buf, byte(v)|0x80)

@@ -307,3 +307,33 @@ func TestDomainErrorDetails(t *testing.T) {
 		t.Fatalf("details %s", d)
 	}
 }
+
+// A command is one guest call: the host writes requests into the buffer an
+// instance already gave it, and asks for a new one only when a request does
+// not fit (here a replay of many events), after which the larger buffer
+// serves again.
+func TestOneGuestCallPerCommand(t *testing.T) {
+	e := newEnv(t, func(c *host.Config) { c.MaxInstances = 1 })
+	p := e.host.Plugin("user")
+	created := createUser(t, e.host, "ann@example.com")
+	for i := 0; i < 300; i++ {
+		dispatch(t, e.host, host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: created.ID,
+			Payload: []byte(fmt.Sprintf(`{"name":"Ann %d with a name long enough to make the stream large"}`, i))})
+	}
+	calls, buffers := p.CallStats()
+	if calls != 301 || buffers != 1 {
+		t.Fatalf("301 commands made %d guest calls and %d buffer calls; want 301 and 1", calls, buffers)
+	}
+	// 300 events of ~70 bytes: the replay's request is over the first buffer.
+	if _, err := e.host.StateAt(ctx, "user", "user", created.ID, 300); err != nil {
+		t.Fatal(err)
+	}
+	if _, buffers = p.CallStats(); buffers != 2 {
+		t.Fatalf("a request larger than the buffer made %d buffer calls in all; want 2", buffers)
+	}
+	dispatch(t, e.host, host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: created.ID,
+		Payload: []byte(`{"name":"Ann again"}`)})
+	if calls, buffers = p.CallStats(); calls != 303 || buffers != 2 {
+		t.Fatalf("after the replay: %d calls, %d buffer calls", calls, buffers)
+	}
+}

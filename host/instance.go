@@ -24,6 +24,10 @@ type instance struct {
 	apply  api.Function
 	stack  []uint64
 	stderr *tail
+	// The guest buffer the last fluvius_buffer call returned, and the size
+	// asked for: requests that fit are written there without another call.
+	inPtr, inCap uint32
+	enc          abi.Encoder
 	// expired is set when the deadline timer closed the module.
 	expired atomic.Bool
 }
@@ -98,33 +102,59 @@ func (in *instance) manifest(ctx context.Context) ([]byte, error) {
 // and state of one command, not a dump of guest memory.
 const maxAnswerBytes = 16 << 20
 
-// invoke writes req into a guest buffer, calls fn on it and returns a copy
-// of the answer. Any error means the instance must be discarded.
-func (in *instance) invoke(ctx context.Context, fn api.Function, req []byte) ([]byte, error) {
-	in.stack[0] = uint64(len(req))
-	if err := in.buffer.CallWithStack(ctx, in.stack); err != nil {
-		return nil, err
+// minGuestBuffer is the least buffer size the host asks a guest for, so
+// that most requests fit in the first one and a command is one guest call.
+const minGuestBuffer = 16 << 10
+
+// invoke encodes a request straight into the guest's buffer, calls fn on it
+// and returns a copy of the answer. Only a request larger than the buffer
+// costs a fluvius_buffer call (ABI.md, "Memory ownership"). Any error means
+// the instance must be discarded.
+func (in *instance) invoke(ctx context.Context, fn api.Function, encode func(*abi.Encoder)) (_ []byte, grew bool, err error) {
+	mem := in.mod.Memory()
+	var view []byte
+	if in.inCap > 0 {
+		var ok bool
+		if view, ok = mem.Read(in.inPtr, in.inCap); !ok {
+			return nil, grew, fmt.Errorf("guest buffer at %d (+%d bytes) lies outside its memory", in.inPtr, in.inCap)
+		}
+		view = view[:0:in.inCap] // never past the buffer, whatever lies behind it
 	}
-	ptr := uint32(in.stack[0])
-	if !in.mod.Memory().Write(ptr, req) {
-		return nil, fmt.Errorf("guest buffer at %d (+%d bytes) lies outside its memory", ptr, len(req))
+	in.enc.ResetTo(view)
+	encode(&in.enc)
+	req := in.enc.Bytes()
+	n := len(req)
+	if n > int(in.inCap) {
+		// It did not fit: the encoder moved to host memory. Ask for a
+		// buffer that fits (and room to grow), and copy.
+		grew = true
+		size := max(n, minGuestBuffer, 2*int(in.inCap))
+		in.stack[0] = uint64(size)
+		if err := in.buffer.CallWithStack(ctx, in.stack); err != nil {
+			return nil, grew, err
+		}
+		in.inPtr, in.inCap = uint32(in.stack[0]), uint32(size)
+		if !mem.Write(in.inPtr, req) {
+			return nil, grew, fmt.Errorf("guest buffer at %d (+%d bytes) lies outside its memory", in.inPtr, n)
+		}
+		in.enc.ResetTo(nil) // do not keep a large request's storage
 	}
-	in.stack[0], in.stack[1] = uint64(ptr), uint64(len(req))
+	in.stack[0], in.stack[1] = uint64(in.inPtr), uint64(n)
 	if err := fn.CallWithStack(ctx, in.stack); err != nil {
-		return nil, err
+		return nil, grew, err
 	}
-	optr, n := abi.Unpack(in.stack[0])
-	if n == 0 {
-		return nil, errors.New("the guest answered nothing: does it call sdk.Register?")
+	optr, olen := abi.Unpack(in.stack[0])
+	if olen == 0 {
+		return nil, grew, errors.New("the guest answered nothing: does it call sdk.Register?")
 	}
-	if n > maxAnswerBytes {
-		return nil, fmt.Errorf("the guest answered %d bytes, more than the %d a command may produce", n, maxAnswerBytes)
+	if olen > maxAnswerBytes {
+		return nil, grew, fmt.Errorf("the guest answered %d bytes, more than the %d a command may produce", olen, maxAnswerBytes)
 	}
-	view, ok := in.mod.Memory().Read(optr, n)
+	view, ok := in.mod.Memory().Read(optr, olen)
 	if !ok {
-		return nil, fmt.Errorf("the guest's answer at %d (+%d bytes) lies outside its memory", optr, n)
+		return nil, grew, fmt.Errorf("the guest's answer at %d (+%d bytes) lies outside its memory", optr, olen)
 	}
-	return bytes.Clone(view), nil
+	return bytes.Clone(view), grew, nil
 }
 
 // describeFailure turns a failed guest call into a message for logs.

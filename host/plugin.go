@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -25,6 +26,16 @@ type Plugin struct {
 	manifest *compiledManifest
 	rawMan   []byte
 	pool     *pool
+	// Guest calls made: exports that decide or fold, and fluvius_buffer
+	// calls for requests that did not fit the instance's buffer.
+	calls, bufferCalls atomic.Int64
+}
+
+// CallStats counts the plugin's guest calls: requests decided or folded,
+// and the fluvius_buffer calls made for requests larger than the buffer an
+// instance had (ideally one per instance).
+func (p *Plugin) CallStats() (requests, bufferCalls int64) {
+	return p.calls.Load(), p.bufferCalls.Load()
 }
 
 // Domain returns the plugin's domain name.
@@ -136,8 +147,9 @@ type guestError struct {
 func (e *guestError) Error() string { return e.msg }
 func (e *guestError) Unwrap() error { return e.err }
 
-// call invokes a guest export with request bytes and returns the answer.
-func (p *Plugin) call(ctx context.Context, export string, req []byte) ([]byte, error) {
+// call invokes a guest export with the request encode writes and returns
+// the answer.
+func (p *Plugin) call(ctx context.Context, export string, encode func(*abi.Encoder)) ([]byte, error) {
 	cs := &callState{plugin: p}
 	// The guest's context has no Done channel on purpose: with one, wazero
 	// starts a watcher goroutine per call, which cost more than a small
@@ -155,7 +167,12 @@ func (p *Plugin) call(ctx context.Context, export string, req []byte) ([]byte, e
 			timer = time.AfterFunc(t, in.expire)
 		}
 		var err error
-		out, err = in.invoke(gctx, fn, req)
+		var grew bool
+		out, grew, err = in.invoke(gctx, fn, encode)
+		p.calls.Add(1)
+		if grew {
+			p.bufferCalls.Add(1)
+		}
 		if timer != nil && !timer.Stop() && err == nil {
 			// The deadline struck as the call returned: the answer stands,
 			// the closed instance is not reused (lend sees expired).
@@ -174,9 +191,7 @@ func (p *Plugin) call(ctx context.Context, export string, req []byte) ([]byte, e
 // deadline is returned as an error (and costs the instance); a refusal by
 // the guest is a Result with a non-OK status.
 func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error) {
-	var enc abi.Encoder
-	cmd.Encode(&enc)
-	out, err := p.call(ctx, abi.ExportHandle, enc.Bytes())
+	out, err := p.call(ctx, abi.ExportHandle, cmd.Encode)
 	if err != nil {
 		return nil, err
 	}
@@ -189,9 +204,7 @@ func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, err
 
 // Apply folds events into a state through the plugin's appliers.
 func (p *Plugin) Apply(ctx context.Context, req *abi.ApplyRequest) (*abi.ApplyResult, error) {
-	var enc abi.Encoder
-	req.Encode(&enc)
-	out, err := p.call(ctx, abi.ExportApply, enc.Bytes())
+	out, err := p.call(ctx, abi.ExportApply, req.Encode)
 	if err != nil {
 		return nil, err
 	}
