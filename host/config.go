@@ -48,6 +48,16 @@ type Config struct {
 	// not answer within it fails the batch (KindUnavailable,
 	// store-unavailable) rather than holding its callers. 0 means 10s.
 	CommitTimeout time.Duration
+	// MaxEventsPerCommand and MaxWriteBytesPerCommand bound what one
+	// command may write (events, and their data with the new state); a
+	// decision past them is refused (plugin-command-limit). 0 means 100
+	// events and 4 MiB.
+	MaxEventsPerCommand     int
+	MaxWriteBytesPerCommand int
+	// MaxWaitingPerPlugin bounds the calls waiting for a free instance of
+	// one plugin; past it a command is refused (KindUnavailable,
+	// plugin-busy) instead of queueing without bound. 0 means 256.
+	MaxWaitingPerPlugin int
 	// MaxQueuePerAggregate bounds the commands one aggregate may have
 	// deciding or waiting on this host; past it a command is refused
 	// (KindUnavailable, aggregate-busy). 0 means 1024.
@@ -94,6 +104,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 128
+	}
+	if c.MaxEventsPerCommand <= 0 {
+		c.MaxEventsPerCommand = 100
+	}
+	if c.MaxWriteBytesPerCommand <= 0 {
+		c.MaxWriteBytesPerCommand = 4 << 20
+	}
+	if c.MaxWaitingPerPlugin <= 0 {
+		c.MaxWaitingPerPlugin = 256
 	}
 	if c.CommitTimeout <= 0 {
 		c.CommitTimeout = 10 * time.Second

@@ -328,10 +328,17 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if errors.Is(err, errRetired) {
 		return nil, err // swapped out under us: Dispatch retries on the new plugin
 	}
+	if errors.Is(err, errBusy) {
+		return nil, &Error{Kind: KindUnavailable, Code: "plugin-busy",
+			Message: fmt.Sprintf("every instance of the %s plugin is busy and %d calls are waiting; retry later", p.Domain(), h.cfg.MaxWaitingPerPlugin), Err: err}
+	}
 	if err != nil {
 		return nil, h.guestFailure(p, spec.Name, err)
 	}
 	if err := statusError(p, spec, res); err != nil {
+		return nil, err
+	}
+	if err := h.checkLimits(p, spec.Name, res); err != nil {
 		return nil, err
 	}
 	if err := checkResult(p, res); err != nil {
@@ -435,6 +442,27 @@ func statusError(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
 	}
 	return &Error{Kind: KindInternal, Code: "plugin-failed", Message: "the plugin failed to handle " + spec.Name,
 		Err: fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message)}
+}
+
+// checkLimits refuses a decision that would write more than one command
+// may: a plugin emitting thousands of events per command fills the log
+// (and past a store's statement limits fails as an internal error).
+func (h *Host) checkLimits(p *Plugin, command string, res *abi.Result) error {
+	size := len(res.State)
+	for _, ev := range res.Events {
+		size += len(ev.Data)
+	}
+	var msg string
+	switch {
+	case len(res.Events) > h.cfg.MaxEventsPerCommand:
+		msg = fmt.Sprintf("%s emitted %d events; a command may emit at most %d", command, len(res.Events), h.cfg.MaxEventsPerCommand)
+	case size > h.cfg.MaxWriteBytesPerCommand:
+		msg = fmt.Sprintf("%s would write %d bytes of events and state; a command may write at most %d", command, size, h.cfg.MaxWriteBytesPerCommand)
+	default:
+		return nil
+	}
+	h.cfg.Logger.Warn("plugin over a command limit", "domain", p.Domain(), "command", command, "limit", msg)
+	return &Error{Kind: KindInternal, Code: "plugin-command-limit", Message: "the " + p.Domain() + " plugin " + msg}
 }
 
 // checkResult refuses to store what a guest got wrong: undeclared events or

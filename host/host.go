@@ -102,45 +102,61 @@ func (h *Host) LoadFile(ctx context.Context, path string) (*Plugin, error) {
 	return h.Load(ctx, filepath.Base(path), wasm)
 }
 
-// LoadDir loads every .wasm file of dir and activates them together. Two
-// files serving the same domain are an error (which one won must not depend
-// on file names), and if any file fails none is activated.
+// LoadDir loads every .wasm file of dir and activates those that load. A
+// file that fails is logged and skipped, so one bad plugin never keeps the
+// others from serving; the returned error joins what was skipped and why.
+// Two files serving the same domain are both skipped: which one won must
+// not depend on file names.
 func (h *Host) LoadDir(ctx context.Context, dir string) ([]*Plugin, error) {
 	paths, err := filepath.Glob(filepath.Join(dir, "*.wasm"))
 	if err != nil {
 		return nil, err
 	}
 	sort.Strings(paths)
-	var loaded []*Plugin
-	fail := func(err error) ([]*Plugin, error) {
-		for _, p := range loaded {
-			p.retire()
-		}
-		return nil, err
+	var skipped []error
+	skip := func(err error) {
+		h.cfg.Logger.Error("plugin skipped", "err", err)
+		skipped = append(skipped, err)
 	}
-	seen := map[string]string{}
+	byDomain := map[string][]*Plugin{}
+	var domains []string
 	for _, path := range paths {
+		name := filepath.Base(path)
 		wasm, err := os.ReadFile(path)
 		if err != nil {
-			return fail(fmt.Errorf("loading plugin: %w", err))
+			skip(fmt.Errorf("loading plugin %s: %w", name, err))
+			continue
 		}
-		name := filepath.Base(path)
 		p, err := h.load(ctx, name, wasm)
 		if err != nil {
-			return fail(fmt.Errorf("loading plugin %s: %w", name, err))
+			skip(fmt.Errorf("loading plugin %s: %w", name, err))
+			continue
 		}
-		loaded = append(loaded, p)
-		if other, dup := seen[p.Domain()]; dup {
-			return fail(fmt.Errorf("domain %s is served by both %s and %s", p.Domain(), other, name))
+		if byDomain[p.Domain()] == nil {
+			domains = append(domains, p.Domain())
 		}
-		seen[p.Domain()] = name
+		byDomain[p.Domain()] = append(byDomain[p.Domain()], p)
+	}
+	var loaded []*Plugin
+	for _, d := range domains {
+		ps := byDomain[d]
+		if len(ps) > 1 {
+			names := make([]string, len(ps))
+			for i, p := range ps {
+				names[i] = p.source
+				p.retire()
+			}
+			skip(fmt.Errorf("domain %s is served by %v: none of them is loaded", d, names))
+			continue
+		}
+		loaded = append(loaded, ps[0])
 	}
 	for _, p := range loaded {
 		h.activate(p)
 		h.cfg.Logger.Info("plugin loaded", "domain", p.Domain(), "source", p.source, "bytes", p.size,
 			"sha256", p.id[:12], "commands", len(p.manifest.Commands))
 	}
-	return loaded, nil
+	return loaded, errors.Join(skipped...)
 }
 
 // Plugin returns the active plugin of a domain, or nil.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -18,6 +20,8 @@ import (
 type callState struct {
 	plugin  *Plugin
 	pending []byte // the response take_response hands over
+	// Guest log volume in this call, and lines dropped past the caps.
+	logLines, logBytes, logDropped int
 }
 
 type callKey struct{}
@@ -27,8 +31,40 @@ func stateOf(ctx context.Context) *callState {
 	return cs
 }
 
-// maxLogBytes bounds one guest log line: a guest cannot flood the log.
-const maxLogBytes = 8 << 10
+// Guest logging is capped so that no guest can flood the host's log: a line
+// at 8 KiB, a call at 100 lines and 64 KiB, a plugin at a steady 100 lines
+// a second (with bursts of 200). Lines past a cap are dropped and counted;
+// the count is logged once at the end of the call.
+const (
+	maxLogBytes        = 8 << 10
+	maxLogLinesPerCall = 100
+	maxLogBytesPerCall = 64 << 10
+	logLinesPerSecond  = 100
+	logBurst           = 200
+)
+
+// logBucket is a plugin's token bucket for guest log lines.
+type logBucket struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func (b *logBucket) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last.IsZero() {
+		b.tokens = logBurst
+	} else {
+		b.tokens = min(logBurst, b.tokens+now.Sub(b.last).Seconds()*logLinesPerSecond)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
 
 // instantiateHostModules registers the host modules of the ABI (and WASI)
 // with the runtime. Signatures come from abi.HostFunctions, so the table
@@ -89,15 +125,23 @@ func takeResponse(ctx context.Context, mod api.Module, stack []uint64) {
 
 // logWrite: (level, ptr, len).
 func (h *Host) logWrite(ctx context.Context, mod api.Module, stack []uint64) {
-	msg, ok := read(mod, stack[1], min(stack[2], maxLogBytes))
+	cs := stateOf(ctx)
+	if cs == nil {
+		return // logging from _initialize or the manifest: no call to count it against
+	}
+	n := min(stack[2], maxLogBytes)
+	if cs.logLines >= maxLogLinesPerCall || cs.logBytes+int(n) > maxLogBytesPerCall || !cs.plugin.logs.take(time.Now()) {
+		cs.logDropped++
+		cs.plugin.logDropped.Add(1)
+		return
+	}
+	msg, ok := read(mod, stack[1], n)
 	if !ok {
 		return
 	}
-	domain := ""
-	if cs := stateOf(ctx); cs != nil {
-		domain = cs.plugin.Domain()
-	}
-	h.cfg.Logger.Log(ctx, slog.Level(api.DecodeI32(stack[0])), string(msg), "source", "guest", "domain", domain)
+	cs.logLines++
+	cs.logBytes += int(n)
+	h.cfg.Logger.Log(ctx, slog.Level(api.DecodeI32(stack[0])), string(msg), "source", "guest", "domain", cs.plugin.Domain())
 }
 
 // stateGet: (ptr, len) -> i64. Reads a committed state record of the

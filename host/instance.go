@@ -91,6 +91,9 @@ func (in *instance) manifest(ctx context.Context) ([]byte, error) {
 	if n == 0 {
 		return nil, errors.New("the guest returned an empty manifest: does it call sdk.Register?")
 	}
+	if n > maxManifestBytes {
+		return nil, fmt.Errorf("the manifest is %d bytes; at most %d are accepted", n, maxManifestBytes)
+	}
 	view, ok := in.mod.Memory().Read(ptr, n)
 	if !ok {
 		return nil, fmt.Errorf("the manifest at %d (+%d bytes) lies outside guest memory", ptr, n)

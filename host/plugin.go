@@ -29,7 +29,12 @@ type Plugin struct {
 	// Guest calls made: exports that decide or fold, and fluvius_buffer
 	// calls for requests that did not fit the instance's buffer.
 	calls, bufferCalls atomic.Int64
+	logs               logBucket
+	logDropped         atomic.Int64
 }
+
+// LogLinesDropped counts the guest log lines dropped past the caps.
+func (p *Plugin) LogLinesDropped() int64 { return p.logDropped.Load() }
 
 // CallStats counts the plugin's guest calls: requests decided or folded,
 // and the fluvius_buffer calls made for requests larger than the buffer an
@@ -86,7 +91,7 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 	if err := checkModule(p.compiled); err != nil {
 		return nil, err
 	}
-	p.pool = newPool(h.cfg.MaxInstances, p.newInstance)
+	p.pool = newPool(h.cfg.MaxInstances, h.cfg.MaxWaitingPerPlugin, p.newInstance)
 	in, err := p.pool.get(ctx)
 	if err != nil {
 		return nil, err
@@ -157,6 +162,12 @@ func (p *Plugin) call(ctx context.Context, export string, encode func(*abi.Encod
 	// instead; the runtime's termination checks stop the running code.
 	gctx := context.WithValue(context.WithoutCancel(ctx), callKey{}, cs)
 	var out []byte
+	defer func() {
+		if cs.logDropped > 0 {
+			p.host.cfg.Logger.Warn("guest log lines dropped", "domain", p.Domain(), "dropped", cs.logDropped,
+				"kept", cs.logLines, "sha256", p.id[:12])
+		}
+	}()
 	err := p.lend(ctx, func(in *instance) error {
 		fn := in.handle
 		if export == abi.ExportApply {

@@ -9,6 +9,10 @@ import (
 
 var errRetired = errors.New("plugin retired")
 
+// errBusy is returned when a plugin already has its bound of callers
+// waiting for an instance.
+var errBusy = errors.New("too many calls waiting for an instance")
+
 // pool lends instances of one plugin, one caller at a time each, creating
 // them on demand up to a bound. An instance that failed is discarded, never
 // returned: a trap costs that instance, not the host.
@@ -18,14 +22,17 @@ type pool struct {
 	create func(context.Context) (*instance, error)
 	mu     sync.Mutex // orders put and discard against close
 	closed atomic.Bool
+	// waiting counts callers blocked for an instance, at most maxWaiting.
+	waiting    atomic.Int32
+	maxWaiting int32
 	onIdle func() // called once, when closed and the last instance is gone
 	// raceHook runs in get between its check of closed and taking a slot,
 	// where a close can slip in; tests use it to make that happen.
 	raceHook func()
 }
 
-func newPool(max int, create func(context.Context) (*instance, error)) *pool {
-	return &pool{idle: make(chan *instance, max), slots: make(chan struct{}, max), create: create}
+func newPool(max, maxWaiting int, create func(context.Context) (*instance, error)) *pool {
+	return &pool{idle: make(chan *instance, max), slots: make(chan struct{}, max), create: create, maxWaiting: int32(maxWaiting)}
 }
 
 // get returns an idle instance, a new one if the bound allows, or waits.
@@ -41,6 +48,11 @@ func (p *pool) get(ctx context.Context) (*instance, error) {
 	if p.raceHook != nil {
 		p.raceHook()
 	}
+	if p.waiting.Add(1) > p.maxWaiting {
+		p.waiting.Add(-1)
+		return nil, errBusy
+	}
+	defer p.waiting.Add(-1)
 	select {
 	case in := <-p.idle:
 		return in, nil

@@ -13,7 +13,7 @@ import (
 // lent to two callers at once, and no more than the bound are ever out.
 func TestPoolNeverLendsAnInstanceTwice(t *testing.T) {
 	const bound = 3
-	p := newPool(bound, func(context.Context) (*instance, error) { return &instance{}, nil })
+	p := newPool(bound, 100, func(context.Context) (*instance, error) { return &instance{}, nil })
 	var mu sync.Mutex
 	lent := map[*instance]bool{}
 	var most atomic.Int32
@@ -61,7 +61,7 @@ func TestPoolNeverLendsAnInstanceTwice(t *testing.T) {
 // failed instantiation (a 500 during a swap).
 func TestPoolCreatesNothingAfterClose(t *testing.T) {
 	var released atomic.Bool
-	p := newPool(2, func(context.Context) (*instance, error) {
+	p := newPool(2, 100, func(context.Context) (*instance, error) {
 		if released.Load() {
 			return nil, errors.New("instantiated from a released module")
 		}

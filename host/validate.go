@@ -103,8 +103,21 @@ type compiledManifest struct {
 	events   map[string]bool              // declared event types
 }
 
+// A manifest is served to every /_meta caller and compiled into validators:
+// its size and shape are bounded.
+const (
+	maxManifestBytes      = 256 << 10
+	maxManifestCommands   = 256
+	maxManifestAggregates = 64
+	maxManifestEvents     = 512
+)
+
 // checkManifest validates what a guest says of itself.
 func checkManifest(m abi.Manifest) (*compiledManifest, error) {
+	if len(m.Commands) > maxManifestCommands || len(m.Aggregates) > maxManifestAggregates || len(m.Events) > maxManifestEvents {
+		return nil, fmt.Errorf("manifest declares %d commands, %d aggregates and %d events; at most %d, %d and %d are accepted",
+			len(m.Commands), len(m.Aggregates), len(m.Events), maxManifestCommands, maxManifestAggregates, maxManifestEvents)
+	}
 	if m.ABIVersion != abi.Version {
 		return nil, fmt.Errorf("manifest declares ABI version %d, the host serves %d", m.ABIVersion, abi.Version)
 	}

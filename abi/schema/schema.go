@@ -36,6 +36,17 @@ var knownFormats = map[string]bool{"date-time": true, "date": true, "email": tru
 // Compile checks a schema and prepares it for validation. path names the
 // schema in error messages.
 func Compile(s *abi.Schema, path string) (*Validator, error) {
+	return compile(s, path, 0)
+}
+
+// maxSchemaDepth bounds how deeply schemas nest (documents nest at most
+// MaxDepth levels anyway).
+const maxSchemaDepth = MaxDepth
+
+func compile(s *abi.Schema, path string, depth int) (*Validator, error) {
+	if depth > maxSchemaDepth {
+		return nil, fmt.Errorf("%s: schemas nest more than %d levels deep", path, maxSchemaDepth)
+	}
 	if s == nil {
 		return nil, fmt.Errorf("%s: missing schema", path)
 	}
@@ -59,7 +70,7 @@ func Compile(s *abi.Schema, path string) (*Validator, error) {
 		}
 		v.properties = map[string]*Validator{}
 		for name, ps := range s.Properties {
-			pv, err := Compile(ps, path+"/properties/"+name)
+			pv, err := compile(ps, path+"/properties/"+name, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -76,7 +87,7 @@ func Compile(s *abi.Schema, path string) (*Validator, error) {
 		if s.Type != "array" {
 			return nil, fmt.Errorf("%s: items on a %s", path, s.Type)
 		}
-		iv, err := Compile(s.Items, path+"/items")
+		iv, err := compile(s.Items, path+"/items", depth+1)
 		if err != nil {
 			return nil, err
 		}

@@ -99,10 +99,9 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	defer h.Close(context.Background())
 	start := time.Now()
-	plugins, err := h.LoadDir(ctx, f.pluginsDir)
-	if err != nil {
-		return err
-	}
+	// A plugin that fails to load is logged and skipped by LoadDir: the
+	// host serves the others.
+	plugins, _ := h.LoadDir(ctx, f.pluginsDir)
 	if len(plugins) == 0 {
 		log.Warn("no plugins found; copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
 	}

@@ -67,6 +67,23 @@ func init() {
 		c.Respond(raw(w.Bytes()))
 		return nil
 	})
+	act("flood", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		pad := raw(`{"pad":"` + p.Get("pad").Str() + `"}`)
+		for i := int64(0); i < p.Get("events").Int(); i++ {
+			if err := c.Emit(pad); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	act("chatter", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		line := p.Get("line").Str()
+		for i := int64(0); i < p.Get("lines").Int(); i++ {
+			c.Log(abi.LogInfo, line)
+		}
+		c.Respond(raw(`{"said":true}`))
+		return nil
+	})
 	act("noop", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
 		c.Respond(raw(`{"nothing":"happened"}`))
 		return nil

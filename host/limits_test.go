@@ -1,0 +1,124 @@
+package host_test
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"fluvius.dev/fluvius/host"
+)
+
+// A command may emit at most MaxEventsPerCommand events and write at most
+// MaxWriteBytesPerCommand: past either, nothing is written and the answer
+// names the limit.
+func TestEventsPerCommandAreCapped(t *testing.T) {
+	e := newEnv(t, func(c *host.Config) { c.MaxEventsPerCommand = 50; c.MaxWriteBytesPerCommand = 1 << 20 })
+	dispatch(t, e.host, *thing("create", "a"))
+	flood := func(events int, pad int) error {
+		_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "flood", Resource: "thing", AggregateID: "a",
+			Payload: []byte(fmt.Sprintf(`{"events":%d,"pad":%q}`, events, strings.Repeat("p", pad)))})
+		return err
+	}
+	if err := flood(50, 10); err != nil {
+		t.Fatalf("50 events: %v", err)
+	}
+	he := wantError(t, flood(51, 10), host.KindInternal, "plugin-command-limit")
+	if !strings.Contains(he.Message, "51 events") || !strings.Contains(he.Message, "at most 50") {
+		t.Fatalf("message %q", he.Message)
+	}
+	he = wantError(t, flood(5, 300_000), host.KindInternal, "plugin-command-limit")
+	if !strings.Contains(he.Message, "bytes") {
+		t.Fatalf("message %q", he.Message)
+	}
+	rec, _ := e.host.State(ctx, "faulty", "thing", "a")
+	if rec.Version != 51 {
+		t.Fatalf("version %d: a refused command wrote something", rec.Version)
+	}
+}
+
+// countingHandler counts guest log records.
+type countingHandler struct {
+	slog.Handler
+	guest *atomic.Int64
+}
+
+func (h countingHandler) Handle(ctx context.Context, r slog.Record) error {
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "source" && a.Value.String() == "guest" {
+			h.guest.Add(1)
+		}
+		return true
+	})
+	return nil
+}
+
+// A guest cannot flood the host's log: a call keeps at most 100 lines, the
+// rest are dropped and counted.
+func TestGuestLogIsCapped(t *testing.T) {
+	var logged atomic.Int64
+	e := newEnv(t, func(c *host.Config) {
+		c.Logger = slog.New(countingHandler{Handler: slog.NewTextHandler(os.Stderr, nil), guest: &logged})
+	})
+	dispatch(t, e.host, *thing("create", "a"))
+	_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "chatter", Resource: "thing", AggregateID: "a",
+		Payload: []byte(`{"lines":1000,"line":"la la la"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, dropped := logged.Load(), e.host.Plugin("faulty").LogLinesDropped(); n != 100 || dropped != 900 {
+		t.Fatalf("%d guest lines logged and %d dropped; want 100 and 900", n, dropped)
+	}
+}
+
+// Calls beyond the instances and the waiting bound are refused at once with
+// plugin-busy rather than queued without end.
+func TestWaitingForInstancesIsBounded(t *testing.T) {
+	e := newEnv(t, func(c *host.Config) {
+		c.MaxInstances, c.MaxWaitingPerPlugin, c.GuestTimeout = 1, 1, time.Second
+	})
+	for _, id := range []string{"a", "b", "c"} {
+		dispatch(t, e.host, *thing("create", id))
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); e.host.Dispatch(ctx, thing("spin", "a")) }() // holds the one instance
+	time.Sleep(200 * time.Millisecond)
+	go func() { defer wg.Done(); e.host.Dispatch(ctx, thing("touch", "b")) }() // waits
+	time.Sleep(200 * time.Millisecond)
+	_, err := e.host.Dispatch(ctx, thing("touch", "c"))
+	wantError(t, err, host.KindUnavailable, "plugin-busy")
+	wg.Wait()
+	dispatch(t, e.host, *thing("touch", "c"))
+}
+
+// One bad file in the plugins directory is skipped; the others serve. Two
+// files for one domain are both skipped.
+func TestLoadDirSkipsBadPlugins(t *testing.T) {
+	dir := t.TempDir()
+	for name, wasm := range map[string][]byte{"user.wasm": userWasm, "faulty-1.wasm": faultyWasm, "faulty-2.wasm": faultyWasm,
+		"broken.wasm": []byte("\x00asm\x01\x00\x00\x00garbage")} {
+		if err := os.WriteFile(filepath.Join(dir, name), wasm, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := bareEnv(t, nil)
+	loaded, err := e.host.LoadDir(ctx, dir)
+	if len(loaded) != 1 || loaded[0].Domain() != "user" {
+		t.Fatalf("loaded %d plugins", len(loaded))
+	}
+	if err == nil || !strings.Contains(err.Error(), "broken.wasm") || !strings.Contains(err.Error(), "domain faulty is served by") {
+		t.Fatalf("error %v", err)
+	}
+	if e.host.Plugin("faulty") != nil {
+		t.Fatal("a domain served by two files was loaded")
+	}
+	createUser(t, e.host, "ann@example.com")
+}
