@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/host"
@@ -14,17 +13,17 @@ import (
 
 // BenchmarkGuestHandle is create-user decided inside the wasm guest, envelope
 // in and out, without the store: compare with BenchmarkCreateUserNative in
-// plugins/examples/user (make bench runs both). deadline=on is the default
-// sandbox (wazero's CloseOnContextDone checks); deadline=off shows its cost.
+// plugins/examples/user (make bench runs both). fuel=on is the default
+// sandbox (code rewritten to count fuel); fuel=off shows what metering costs.
 func BenchmarkGuestHandle(b *testing.B) {
 	for _, tc := range []wasmbuild.Toolchain{wasmbuild.Go, wasmbuild.TinyGo} {
-		for _, timeout := range []time.Duration{10 * time.Second, -1} {
-			name := string(tc) + "/deadline=on"
-			if timeout < 0 {
-				name = string(tc) + "/deadline=off"
+		for _, unmetered := range []bool{false, true} {
+			name := string(tc) + "/fuel=on"
+			if unmetered {
+				name = string(tc) + "/fuel=off"
 			}
 			b.Run(name, func(b *testing.B) {
-				e := bareEnv(b, func(c *host.Config) { c.GuestTimeout = timeout })
+				e := bareEnv(b, func(c *host.Config) { c.Unmetered = unmetered })
 				p, err := e.host.Load(ctx, "user.wasm", example(b, "user", tc))
 				if err != nil {
 					b.Fatal(err)

@@ -25,10 +25,26 @@ type Config struct {
 	// RecyclePages retires an instance whose memory grew past it; 0 means
 	// half of MemoryLimitPages. Go guests' memory only grows.
 	RecyclePages uint32
-	// GuestTimeout bounds one guest call. A guest past it is stopped and its
-	// instance discarded. 0 means 10s; negative disables the deadline, which
-	// makes guest code faster but lets a looping guest hold an instance
-	// forever.
+	// Fuel is the budget of one guest call (a command decided, events
+	// folded) in the metering units of package meter. A call that runs out
+	// is stopped (plugin-fuel-exhausted) and costs its instance. 0 means
+	// 1<<34. Units are charged per loop iteration for the whole loop body,
+	// so Go's wasip1 code (whose functions loop through one big dispatch
+	// block) spends about 60 units per nanosecond and runs ~0.3 s on the
+	// default; tight TinyGo or AssemblyScript loops spend about one.
+	Fuel int64
+	// FuelByDomain sets the budget of one domain's plugin instead.
+	FuelByDomain map[string]int64
+	// InitFuel is the budget of instantiating a module: its start
+	// function, _initialize, and reading its manifest. 0 means 1<<32 (Go's
+	// runtime initialisation takes about 1<<25).
+	InitFuel int64
+	// Unmetered runs guests without fuel: faster, but a guest that loops
+	// holds its instance for ever. Only for trusted plugins and for
+	// measuring what metering costs.
+	Unmetered bool
+	// GuestTimeout bounds what a host function does for a guest (a state
+	// read) and so, with fuel, a whole guest call. 0 means 10s.
 	GuestTimeout time.Duration
 	// MaxModuleBytes refuses larger modules; 0 means 64 MiB.
 	MaxModuleBytes int
@@ -84,8 +100,14 @@ func (c Config) withDefaults() Config {
 	if c.RecyclePages == 0 {
 		c.RecyclePages = c.MemoryLimitPages / 2
 	}
-	if c.GuestTimeout == 0 {
+	if c.GuestTimeout <= 0 {
 		c.GuestTimeout = 10 * time.Second
+	}
+	if c.Fuel <= 0 {
+		c.Fuel = 1 << 34
+	}
+	if c.InitFuel <= 0 {
+		c.InitFuel = 1 << 32
 	}
 	if c.MaxModuleBytes <= 0 {
 		c.MaxModuleBytes = 64 << 20

@@ -489,6 +489,10 @@ func checkResult(p *Plugin, res *abi.Result) error {
 // client sees. The host itself carries on.
 func (h *Host) guestFailure(p *Plugin, command string, err error) error {
 	h.cfg.Logger.Error("plugin failed", "domain", p.Domain(), "command", command, "sha256", p.id[:12], "err", err)
+	if errors.Is(err, errFuelExhausted) {
+		return &Error{Kind: KindInternal, Code: "plugin-fuel-exhausted",
+			Message: fmt.Sprintf("the %s plugin ran out of fuel while handling %s (a budget of %d units)", p.Domain(), command, p.budget), Err: err}
+	}
 	return &Error{Kind: KindInternal, Code: "plugin-failed",
 		Message: fmt.Sprintf("the %s plugin failed while handling %s", p.Domain(), command), Err: err}
 }

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/sys"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/meter"
 )
 
 // instance is one instantiated guest. It is never used by two goroutines at
@@ -28,15 +28,23 @@ type instance struct {
 	// asked for: requests that fit are written there without another call.
 	inPtr, inCap uint32
 	enc          abi.Encoder
-	// expired is set when the deadline timer closed the module.
-	expired atomic.Bool
+	// fuel is the metering global the host sets before each call (nil
+	// when unmetered); budget is what a call gets.
+	fuel   api.MutableGlobal
+	budget int64
 }
 
-// expire stops a call that overran its deadline: closing the module makes
-// the running guest code exit at its next termination check.
-func (in *instance) expire() {
-	in.expired.Store(true)
-	in.mod.CloseWithExitCode(context.Background(), sys.ExitCodeDeadlineExceeded)
+// run calls fn with the given fuel. A trap with the fuel gone below zero
+// is reported as errFuelExhausted.
+func (in *instance) run(ctx context.Context, fn api.Function, fuel int64) error {
+	if in.fuel != nil {
+		in.fuel.Set(uint64(fuel))
+	}
+	err := fn.CallWithStack(ctx, in.stack)
+	if err != nil && in.fuel != nil && int64(in.fuel.Get()) < 0 {
+		return fmt.Errorf("%w (a budget of %d units): %w", errFuelExhausted, fuel, err)
+	}
+	return err
 }
 
 // newInstance instantiates the plugin's module, runs its initialisation and
@@ -48,11 +56,19 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("instantiating: %w", err)
 	}
-	in := &instance{mod: mod, stderr: stderr, stack: make([]uint64, 2)}
+	in := &instance{mod: mod, stderr: stderr, stack: make([]uint64, 2), budget: p.host.cfg.Fuel}
+	if !p.host.cfg.Unmetered {
+		g, ok := mod.ExportedGlobal(meter.FuelGlobal).(api.MutableGlobal)
+		if !ok {
+			mod.Close(ctx)
+			return nil, errors.New("the metered module has no fuel global")
+		}
+		in.fuel = g
+	}
 	// Reactors (Go's c-shared wasip1 and TinyGo's) initialise their runtime
 	// and run package init functions in _initialize.
 	if init := mod.ExportedFunction("_initialize"); init != nil {
-		if _, err := init.Call(ctx); err != nil {
+		if err := in.run(ctx, init, p.host.cfg.InitFuel); err != nil {
 			mod.Close(ctx)
 			return nil, fmt.Errorf("initialising: %w%s", err, stderr.suffix())
 		}
@@ -60,12 +76,11 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in.buffer = mod.ExportedFunction(abi.ExportBuffer)
 	in.handle = mod.ExportedFunction(abi.ExportHandle)
 	in.apply = mod.ExportedFunction(abi.ExportApply)
-	ver, err := mod.ExportedFunction(abi.ExportABIVersion).Call(ctx)
-	if err != nil {
+	if err := in.run(ctx, mod.ExportedFunction(abi.ExportABIVersion), in.budget); err != nil {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("reading ABI version: %w", err)
 	}
-	if v := api.DecodeI32(ver[0]); v != abi.Version {
+	if v := api.DecodeI32(in.stack[0]); v != abi.Version {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("guest speaks ABI version %d, the host serves version %d", v, abi.Version)
 	}
@@ -81,13 +96,12 @@ func (in *instance) close(ctx context.Context) {
 // memoryPages is the instance's current memory size in pages.
 func (in *instance) memoryPages() uint32 { return in.mod.Memory().Size() / 65536 }
 
-// manifest reads the guest's manifest.
-func (in *instance) manifest(ctx context.Context) ([]byte, error) {
-	res, err := in.mod.ExportedFunction(abi.ExportManifest).Call(ctx)
-	if err != nil {
+// manifest reads the guest's manifest, on the budget of initialisation.
+func (in *instance) manifest(ctx context.Context, fuel int64) ([]byte, error) {
+	if err := in.run(ctx, in.mod.ExportedFunction(abi.ExportManifest), fuel); err != nil {
 		return nil, err
 	}
-	ptr, n := abi.Unpack(res[0])
+	ptr, n := abi.Unpack(in.stack[0])
 	if n == 0 {
 		return nil, errors.New("the guest returned an empty manifest: does it call sdk.Register?")
 	}
@@ -133,7 +147,7 @@ func (in *instance) invoke(ctx context.Context, fn api.Function, encode func(*ab
 		grew = true
 		size := max(n, minGuestBuffer, 2*int(in.inCap))
 		in.stack[0] = uint64(size)
-		if err := in.buffer.CallWithStack(ctx, in.stack); err != nil {
+		if err := in.run(ctx, in.buffer, in.budget); err != nil {
 			return nil, grew, err
 		}
 		in.inPtr, in.inCap = uint32(in.stack[0]), uint32(size)
@@ -143,7 +157,7 @@ func (in *instance) invoke(ctx context.Context, fn api.Function, encode func(*ab
 		in.enc.ResetTo(nil) // do not keep a large request's storage
 	}
 	in.stack[0], in.stack[1] = uint64(in.inPtr), uint64(n)
-	if err := fn.CallWithStack(ctx, in.stack); err != nil {
+	if err := in.run(ctx, fn, in.budget); err != nil {
 		return nil, grew, err
 	}
 	optr, olen := abi.Unpack(in.stack[0])
@@ -162,6 +176,9 @@ func (in *instance) invoke(ctx context.Context, fn api.Function, encode func(*ab
 
 // describeFailure turns a failed guest call into a message for logs.
 func (in *instance) describeFailure(err error) string {
+	if errors.Is(err, errFuelExhausted) {
+		return fmt.Sprintf("the guest ran out of fuel (a budget of %d units)%s", in.budget, in.stderr.suffix())
+	}
 	var exit *sys.ExitError
 	if errors.As(err, &exit) {
 		switch exit.ExitCode() {

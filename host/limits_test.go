@@ -20,7 +20,7 @@ import (
 // MaxWriteBytesPerCommand: past either, nothing is written and the answer
 // names the limit.
 func TestEventsPerCommandAreCapped(t *testing.T) {
-	e := newEnv(t, func(c *host.Config) { c.MaxEventsPerCommand = 50; c.MaxWriteBytesPerCommand = 1 << 20 })
+	e := newEnv(t, func(c *host.Config) { c.MaxEventsPerCommand = 50; c.MaxWriteBytesPerCommand = 200_000 })
 	dispatch(t, e.host, *thing("create", "a"))
 	flood := func(events int, pad int) error {
 		_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "flood", Resource: "thing", AggregateID: "a",
@@ -34,7 +34,7 @@ func TestEventsPerCommandAreCapped(t *testing.T) {
 	if !strings.Contains(he.Message, "51 events") || !strings.Contains(he.Message, "at most 50") {
 		t.Fatalf("message %q", he.Message)
 	}
-	he = wantError(t, flood(5, 300_000), host.KindInternal, "plugin-command-limit")
+	he = wantError(t, flood(5, 50_000), host.KindInternal, "plugin-command-limit")
 	if !strings.Contains(he.Message, "bytes") {
 		t.Fatalf("message %q", he.Message)
 	}
@@ -82,7 +82,8 @@ func TestGuestLogIsCapped(t *testing.T) {
 // plugin-busy rather than queued without end.
 func TestWaitingForInstancesIsBounded(t *testing.T) {
 	e := newEnv(t, func(c *host.Config) {
-		c.MaxInstances, c.MaxWaitingPerPlugin, c.GuestTimeout = 1, 1, time.Second
+		// Go's spin loop runs for about a second on this much fuel.
+		c.MaxInstances, c.MaxWaitingPerPlugin, c.Fuel = 1, 1, 1<<36
 	})
 	for _, id := range []string{"a", "b", "c"} {
 		dispatch(t, e.host, *thing("create", id))

@@ -26,6 +26,7 @@ type Plugin struct {
 	manifest *compiledManifest
 	rawMan   []byte
 	pool     *pool
+	budget   int64 // fuel per call
 	// Guest calls made: exports that decide or fold, and fluvius_buffer
 	// calls for requests that did not fit the instance's buffer.
 	calls, bufferCalls atomic.Int64
@@ -79,7 +80,13 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{host: h, id: hex.EncodeToString(sum[:]), source: source, size: len(wasm), loadedAt: h.cfg.Now()}
-	p.compiled, err = h.rt.CompileModule(ctx, wasm)
+	code := wasm
+	if !h.cfg.Unmetered {
+		if code, err = h.meterModule(wasm, sum); err != nil {
+			return nil, err
+		}
+	}
+	p.compiled, err = h.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("compiling: %w", err)
 	}
@@ -96,7 +103,7 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 	if err != nil {
 		return nil, err
 	}
-	raw, err := in.manifest(ctx)
+	raw, err := in.manifest(ctx, h.cfg.InitFuel)
 	if err != nil {
 		p.pool.discard(in)
 		return nil, fmt.Errorf("reading manifest: %w", err)
@@ -114,7 +121,17 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		return nil, fmt.Errorf("checking manifest: %w", err)
 	}
 	p.rawMan = raw
+	p.budget = p.fuel()
 	return p, nil
+}
+
+// fuel is the budget of one call to this plugin: its domain's, or the
+// host's default.
+func (p *Plugin) fuel() int64 {
+	if f := p.host.cfg.FuelByDomain[p.Domain()]; f > 0 {
+		return f
+	}
+	return p.host.cfg.Fuel
 }
 
 // retire stops lending instances; the compiled module is released once the
@@ -135,7 +152,7 @@ func (p *Plugin) lend(ctx context.Context, fn func(in *instance) error) error {
 		p.pool.discard(in)
 		return err
 	}
-	if in.expired.Load() || in.memoryPages() > p.host.cfg.RecyclePages {
+	if in.memoryPages() > p.host.cfg.RecyclePages {
 		p.pool.discard(in)
 		return nil
 	}
@@ -156,11 +173,10 @@ func (e *guestError) Unwrap() error { return e.err }
 // the answer.
 func (p *Plugin) call(ctx context.Context, export string, encode func(*abi.Encoder)) ([]byte, error) {
 	cs := &callState{plugin: p}
-	// The guest's context has no Done channel on purpose: with one, wazero
-	// starts a watcher goroutine per call, which cost more than a small
-	// guest's whole decision. The deadline is a timer that closes the module
-	// instead; the runtime's termination checks stop the running code.
-	gctx := context.WithValue(context.WithoutCancel(ctx), callKey{}, cs)
+	// Fuel bounds the guest's own code; the context bounds what host
+	// functions do for it (wazero does not watch it: no goroutine, no timer
+	// per call).
+	gctx := context.WithValue(ctx, callKey{}, cs)
 	var out []byte
 	defer func() {
 		if cs.logDropped > 0 {
@@ -173,21 +189,13 @@ func (p *Plugin) call(ctx context.Context, export string, encode func(*abi.Encod
 		if export == abi.ExportApply {
 			fn = in.apply
 		}
-		var timer *time.Timer
-		if t := p.host.cfg.GuestTimeout; t > 0 {
-			timer = time.AfterFunc(t, in.expire)
-		}
 		var err error
 		var grew bool
+		in.budget = p.budget
 		out, grew, err = in.invoke(gctx, fn, encode)
 		p.calls.Add(1)
 		if grew {
 			p.bufferCalls.Add(1)
-		}
-		if timer != nil && !timer.Stop() && err == nil {
-			// The deadline struck as the call returned: the answer stands,
-			// the closed instance is not reused (lend sees expired).
-			return nil
 		}
 		if err != nil {
 			return &guestError{msg: in.describeFailure(err), err: err}

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"fluvius.dev/fluvius/host"
 )
@@ -31,14 +30,17 @@ func TestTrapDiscardsInstance(t *testing.T) {
 	createUser(t, e.host, "ann@example.com")
 }
 
-// A guest that never returns is stopped at its deadline.
-func TestDeadlineStopsLoopingGuest(t *testing.T) {
-	e := newEnv(t, func(c *host.Config) { c.GuestTimeout = 300 * time.Millisecond })
+// A guest that never returns runs out of fuel: it costs its instance, and
+// the same command stops the same way every time.
+func TestFuelStopsLoopingGuest(t *testing.T) {
+	e := newEnv(t, func(c *host.Config) { c.Fuel = 50_000_000 })
 	dispatch(t, e.host, *thing("create", "a"))
-	_, err := e.host.Dispatch(ctx, thing("spin", "a"))
-	he := wantError(t, err, host.KindInternal, "plugin-failed")
-	if !strings.Contains(he.Err.Error(), "deadline") {
-		t.Fatalf("want a deadline failure, got %v", he.Err)
+	for i := 0; i < 2; i++ {
+		_, err := e.host.Dispatch(ctx, thing("spin", "a"))
+		he := wantError(t, err, host.KindInternal, "plugin-fuel-exhausted")
+		if !strings.Contains(he.Message, "50000000 units") {
+			t.Fatalf("the problem does not name the budget: %s", he.Message)
+		}
 	}
 	dispatch(t, e.host, *thing("touch", "a"))
 }
@@ -121,7 +123,7 @@ func TestRejectsModulesThatAreNotPlugins(t *testing.T) {
 		want []string
 	}{
 		"not wasm":       {[]byte("hello, world"), []string{"not a WebAssembly module"}},
-		"truncated":      {userWasm[:len(userWasm)/2], []string{"compiling"}},
+		"truncated":      {userWasm[:len(userWasm)/2], []string{"unexpected end"}},
 		"foreign module": {foreign, []string{`unknown host module "env"`, "does not export fluvius_handle", `memory as "memory"`}},
 	}
 	for name, c := range cases {

@@ -23,7 +23,7 @@ func pluginBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.SetOutput(stderr)
 	wasm := fs.String("wasm", "", "the plugin; default ./NAME.wasm")
 	runs := fs.Int("runs", 2000, "how often the command is decided")
-	timeout := fs.Duration("guest-timeout", 10*time.Second, "as serve's; negative disables deadlines")
+	unmetered := fs.Bool("unmetered", false, "run without fuel metering, to see what it costs")
 	files, err := pluginArgs(fs, args, wasm)
 	if err != nil {
 		return err
@@ -62,7 +62,7 @@ func pluginBench(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
-	m, err := host.Measure(ctx, host.Config{Store: st, GuestTimeout: *timeout}, module, cmd, *runs)
+	m, err := host.Measure(ctx, host.Config{Store: st, Unmetered: *unmetered}, module, cmd, *runs)
 	if err != nil {
 		return err
 	}

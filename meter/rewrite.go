@@ -1,0 +1,239 @@
+package meter
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+)
+
+// Version changes whenever the rewriting changes; callers key caches by it.
+const Version = 1
+
+// FuelGlobal is the export name of the added mutable i64 global.
+const FuelGlobal = "fluvius_fuel"
+
+// DefaultBulkBytesPerUnit is the BulkBytesPerUnit of a zero Options. A unit
+// of fuel stands for about one instruction; filling or copying 64 bytes
+// costs a few of them in compiled code, so bulk work is charged about as
+// much as the same bytes moved by a loop, and a guest cannot buy long
+// memcpys with little fuel.
+const DefaultBulkBytesPerUnit = 64
+
+// Options tune the cost model. The zero value is the one to use unless a
+// host measured otherwise; changing an option changes the output, so key
+// caches by the options too.
+type Options struct {
+	// BulkBytesPerUnit is how many bytes (for memory instructions) or
+	// elements (for table instructions) of a bulk instruction's length
+	// cost one unit, on top of one unit per instruction. memory.grow pays
+	// for each page requested as for 65536 bytes. 0 means
+	// DefaultBulkBytesPerUnit; a power of two makes the charge a shift
+	// instead of a division.
+	BulkBytesPerUnit uint32
+
+	// StartFuel is the fuel global's initial value: the budget of a start
+	// function, which runs while wazero instantiates the module, before
+	// the host can set the global. A module with a start section is
+	// refused while it is 0, as its start function would trap at once.
+	// Modules without one do not run before the host sets the fuel.
+	StartFuel int64
+}
+
+// Rewrite returns the module with metering added, or an error that says
+// exactly what it refused (which function index, which byte offset, which
+// opcode).
+func Rewrite(wasm []byte, opts Options) ([]byte, error) {
+	m, err := parseModule(wasm)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case opts.StartFuel < 0:
+		return nil, fmt.Errorf("meter: negative StartFuel %d", opts.StartFuel)
+	case m.start >= 0 && opts.StartFuel == 0:
+		return nil, fmt.Errorf("meter: the module has a start function (function %d), which would run out of fuel "+
+			"at instantiation: set Options.StartFuel, or build it to export an initialiser instead "+
+			"(AssemblyScript: --exportStart _initialize)", m.start)
+	}
+	e := emitter{m: m, w: walker{globals: m.globals()}, fuel: m.globals(), startFuel: opts.StartFuel}
+	e.setCosts(opts.BulkBytesPerUnit)
+	out := make([]byte, 0, len(wasm)+len(wasm)/4+64)
+	out = append(out, wasm[:8]...)
+	haveGlobal, haveExport := false, false
+	for _, s := range m.sections {
+		if s.id != secCustom {
+			if !haveGlobal && rank[s.id] > rank[secGlobal] {
+				out, haveGlobal = e.globalSection(out, nil, 0), true
+			}
+			if !haveExport && rank[s.id] > rank[secExport] {
+				out, haveExport = e.exportSection(out, nil, 0), true
+			}
+		}
+		switch s.id {
+		case secGlobal:
+			out, haveGlobal = e.globalSection(out, wasm[m.globalElems:s.end], m.definedGlobals), true
+		case secExport:
+			out, haveExport = e.exportSection(out, wasm[m.exportElems:s.end], m.exports), true
+		case secCode:
+			if out, err = e.codeSection(out); err != nil {
+				return nil, err
+			}
+		default:
+			out = append(out, wasm[s.head:s.end]...)
+		}
+	}
+	if !haveGlobal {
+		out = e.globalSection(out, nil, 0)
+	}
+	if !haveExport {
+		out = e.exportSection(out, nil, 0)
+	}
+	return out, nil
+}
+
+// emitter writes the output module.
+type emitter struct {
+	m         *module
+	w         walker
+	fuel      uint32 // index of the fuel global
+	startFuel int64  // its initial value
+	tmp       []byte // one function body at a time
+
+	shift   int    // bulk length >> shift, when perUnit is a power of two
+	perUnit uint32 // else bulk length / perUnit
+	perPage int64  // units per page of memory.grow
+}
+
+func (e *emitter) setCosts(perUnit uint32) {
+	if perUnit == 0 {
+		perUnit = DefaultBulkBytesPerUnit
+	}
+	e.perUnit, e.shift = perUnit, -1
+	if perUnit&(perUnit-1) == 0 {
+		e.shift = bits.TrailingZeros32(perUnit)
+	}
+	e.perPage = int64((65536 + perUnit - 1) / perUnit)
+}
+
+// appendSection appends a section with the given id, vector count, the existing
+// elements and one more.
+func appendSection(out []byte, id byte, count uint32, elems, more []byte) []byte {
+	n := uint32(sizeU32(count) + len(elems) + len(more))
+	out = append(out, id)
+	out = appendU32(out, n)
+	out = appendU32(out, count)
+	out = append(out, elems...)
+	return append(out, more...)
+}
+
+// globalSection appends the global section with the fuel global after the
+// existing ones, so that no index moves. old is the existing elements.
+func (e *emitter) globalSection(out, old []byte, count uint32) []byte {
+	fuel := appendS64([]byte{0x7e, 0x01, opI64Const}, e.startFuel) // mut i64
+	return appendSection(out, secGlobal, count+1, old, append(fuel, opEnd))
+}
+
+func (e *emitter) exportSection(out, old []byte, count uint32) []byte {
+	exp := append([]byte{byte(len(FuelGlobal))}, FuelGlobal...)
+	exp = appendU32(append(exp, 0x03), e.fuel)
+	return appendSection(out, secExport, count+1, old, exp)
+}
+
+func (e *emitter) codeSection(out []byte) ([]byte, error) {
+	m := e.m
+	size := 0
+	if len(m.codes) > 0 {
+		size = m.codes[len(m.codes)-1].end - m.codes[0].start
+	}
+	body := make([]byte, 0, size+size/8+16)
+	body = appendU32(body, uint32(len(m.codes)))
+	for i, c := range m.codes {
+		fn := m.importedFuncs + uint32(i)
+		at, err := e.w.walk(m.wasm[c.start:c.end], m.params[m.funcTypes[i]])
+		if err != nil {
+			return nil, &bodyError{fn: fn, off: c.start + at, msg: err.Error()}
+		}
+		e.tmp = e.function(e.tmp[:0], m.wasm[c.start:c.end])
+		if len(e.tmp) > math.MaxUint32 {
+			return nil, &bodyError{fn: fn, off: c.start, msg: "metered body exceeds 4 GiB"}
+		}
+		body = appendU32(body, uint32(len(e.tmp)))
+		body = append(body, e.tmp...)
+	}
+	if len(body) > math.MaxUint32 {
+		return nil, fmt.Errorf("meter: metered code section exceeds 4 GiB")
+	}
+	out = append(out, secCode)
+	out = appendU32(out, uint32(len(body)))
+	return append(out, body...), nil
+}
+
+// function appends the metered body the walker just read.
+func (e *emitter) function(out, body []byte) []byte {
+	w := &e.w
+	if w.needScratch {
+		out = appendU32(out, w.entries+1)
+		out = append(out, body[w.entriesAt:w.exprAt]...)
+		out = append(out, 0x01, 0x7f) // one i32
+	} else {
+		out = append(out, body[:w.exprAt]...)
+	}
+	prev := w.exprAt
+	for _, s := range w.sites {
+		out = append(out, body[prev:s.at]...)
+		prev = s.at
+		switch s.kind {
+		case siteCharge:
+			out = e.charge(out, max(w.costs[s.region], 1))
+		default:
+			out = e.bulk(out, s.kind == siteGrow)
+		}
+	}
+	return append(out, body[prev:]...)
+}
+
+// charge subtracts a static cost: fuel -= cost; if fuel < 0 trap.
+func (e *emitter) charge(out []byte, cost int64) []byte {
+	out = appendU32(append(out, opGlobalGet), e.fuel)
+	out = appendS64(append(out, opI64Const), cost)
+	out = appendU32(append(out, opI64Sub, opGlobalSet), e.fuel)
+	return e.check(out)
+}
+
+// bulk subtracts the cost of the length on top of the stack, leaving it
+// there: fuel -= scale(len) + 1; if fuel < 0 trap.
+func (e *emitter) bulk(out []byte, grow bool) []byte {
+	s := e.w.locals
+	out = appendU32(append(out, opLocalTee), s)
+	out = appendU32(append(out, opGlobalGet), e.fuel)
+	out = appendU32(append(out, opLocalGet), s)
+	if grow {
+		// No more pages than a 32-bit memory holds, so that a request
+		// bound to fail costs no more than the largest that can succeed.
+		out = appendS64(append(out, opI32Const), 65536)
+		out = appendU32(append(out, opLocalGet), s)
+		out = appendS64(append(out, opI32Const), 65536)
+		out = append(out, opI32LtU, opSelect, opI64ExtendU)
+		if e.perPage > 1 {
+			out = appendS64(append(out, opI64Const), e.perPage)
+			out = append(out, opI64Mul)
+		}
+	} else {
+		out = append(out, opI64ExtendU)
+		switch {
+		case e.shift > 0:
+			out = append(out, opI64Const, byte(e.shift), opI64ShrU)
+		case e.shift < 0:
+			out = appendS64(append(out, opI64Const), int64(e.perUnit))
+			out = append(out, opI64DivU)
+		}
+	}
+	out = append(out, opI64Const, 1, opI64Add, opI64Sub, opGlobalSet)
+	out = appendU32(out, e.fuel)
+	return e.check(out)
+}
+
+func (e *emitter) check(out []byte) []byte {
+	out = appendU32(append(out, opGlobalGet), e.fuel)
+	return append(out, opI64Const, 0, opI64LtS, opIf, blockEmpty, opUnreachable, opEnd)
+}
