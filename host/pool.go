@@ -25,7 +25,7 @@ type pool struct {
 	// waiting counts callers blocked for an instance, at most maxWaiting.
 	waiting    atomic.Int32
 	maxWaiting int32
-	onIdle func() // called once, when closed and the last instance is gone
+	onIdle     func() // called once, when closed and the last instance is gone
 	// raceHook runs in get between its check of closed and taking a slot,
 	// where a close can slip in; tests use it to make that happen.
 	raceHook func()
