@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/internal/wasmbuild"
 	"fluvius.dev/fluvius/sdk/scenario"
 )
@@ -49,21 +50,29 @@ func example(t testing.TB, name string, tc wasmbuild.Toolchain) []byte {
 var examples = []string{"user", "order", "bank"}
 
 // Every example's scenarios pass against its .wasm, built with Go's wasip1
-// port and with TinyGo, exactly as they pass natively in the example's own
-// tests.
+// port and with TinyGo, metered and not, exactly as they pass natively in
+// the example's own tests: metering changes no result.
 func TestExampleScenariosInWasm(t *testing.T) {
 	for _, tc := range []wasmbuild.Toolchain{wasmbuild.Go, wasmbuild.TinyGo} {
-		t.Run(string(tc), func(t *testing.T) {
-			e := bareEnv(t, nil)
-			for _, name := range examples {
-				t.Run(name, func(t *testing.T) {
-					p, err := e.host.Load(ctx, name+".wasm", example(t, name, tc))
-					if err != nil {
-						t.Fatal(err)
-					}
-					runScenarios(t, p, filepath.Join("..", "plugins", "examples", name, "scenarios.json"))
-				})
+		for _, unmetered := range []bool{false, true} {
+			name := string(tc) + "/metered"
+			if unmetered {
+				name = string(tc) + "/unmetered"
 			}
+			t.Run(name, func(t *testing.T) { testExampleScenarios(t, tc, unmetered) })
+		}
+	}
+}
+
+func testExampleScenarios(t *testing.T, tc wasmbuild.Toolchain, unmetered bool) {
+	e := bareEnv(t, func(c *host.Config) { c.Unmetered = unmetered })
+	for _, name := range examples {
+		t.Run(name, func(t *testing.T) {
+			p, err := e.host.Load(ctx, name+".wasm", example(t, name, tc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			runScenarios(t, p, filepath.Join("..", "plugins", "examples", name, "scenarios.json"))
 		})
 	}
 }
