@@ -27,6 +27,7 @@ type serveFlags struct {
 	logLevel     string
 	logFormat    string
 	guestTimeout time.Duration
+	fuel         int64
 	maxInstances int
 }
 
@@ -40,7 +41,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.pluginsDir, "plugins-dir", envOr("FLUVIUS_PLUGINS_DIR", ""), "directory whose .wasm plugins are loaded at start; default DATA_DIR/plugins (env FLUVIUS_PLUGINS_DIR)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLUVIUS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLUVIUS_LOG_LEVEL)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLUVIUS_LOG_FORMAT", "text"), "text or json (env FLUVIUS_LOG_FORMAT)")
-	fs.DurationVar(&f.guestTimeout, "guest-timeout", 10*time.Second, "longest a plugin may take to decide one command")
+	fs.DurationVar(&f.guestTimeout, "guest-timeout", 10*time.Second, "longest a host service (a state read) may take for a plugin; fuel bounds the plugin's own code")
+	fs.Int64Var(&f.fuel, "fuel", 0, "fuel budget of one plugin call in metering units; 0 means the default (1<<34)")
 	fs.IntVar(&f.maxInstances, "max-instances", 0, "instances per plugin; 0 means twice the CPUs")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -92,7 +94,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	defer st.Close()
 	h, err := host.New(ctx, host.Config{
 		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
-		GuestTimeout: f.guestTimeout, MaxInstances: f.maxInstances,
+		GuestTimeout: f.guestTimeout, Fuel: f.fuel, MaxInstances: f.maxInstances,
 	})
 	if err != nil {
 		return err
