@@ -34,6 +34,7 @@ type Driver struct {
 	reader   *sql.DB
 	closed   atomic.Bool
 	appended store.Signal
+	stmts    *commandStmts // prepared on the writer (SkipMigrations: nil)
 	// pollInterval bounds how long WaitForEvents sleeps without a local
 	// commit, to notice appends by other processes on the same file.
 	pollInterval time.Duration
@@ -73,6 +74,10 @@ func Open(ctx context.Context, path string, opts Options) (*Driver, error) {
 	d := &Driver{path: path, writer: writer, pollInterval: time.Second}
 	if !opts.SkipMigrations {
 		if err := d.MigrateUp(ctx); err != nil {
+			writer.Close()
+			return nil, err
+		}
+		if err := d.prepareCommandStmts(ctx); err != nil {
 			writer.Close()
 			return nil, err
 		}
@@ -173,15 +178,6 @@ func (t *txExecutor) Commit(ctx context.Context) error {
 	return nil
 }
 
-// CommitCommands implements store.Driver. In-process SQLite savepoints cost
-// microseconds, so the portable way is the fast way here.
-func (d *Driver) CommitCommands(ctx context.Context, cmds []*store.CommandWrite) ([]error, error) {
-	if d.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	return store.CommitEach(ctx, d, cmds)
-}
-
 // WaitForEvents implements store.Driver.
 func (d *Driver) WaitForEvents(ctx context.Context, after store.Cursor) error {
 	if d.closed.Load() {
@@ -219,6 +215,9 @@ func (t *txExecutor) Rollback(ctx context.Context) error {
 
 // translate maps SQLite errors to the store's sentinels.
 func translate(err error) error {
+	if err == nil {
+		return nil
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
