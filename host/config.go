@@ -46,6 +46,16 @@ type Config struct {
 	// GuestTimeout bounds what a host function does for a guest (a state
 	// read) and so, with fuel, a whole guest call. 0 means 10s.
 	GuestTimeout time.Duration
+	// PluginMemoryPages and HostMemoryPages budget the linear memory of
+	// all instances of one plugin and of the whole host, idle ones
+	// included; an instance that would take either past its budget is not
+	// created (KindUnavailable, memory-exhausted) and one returned over it
+	// is closed. 0 means 32768 pages (2 GiB) and 65536 pages (4 GiB).
+	PluginMemoryPages int
+	HostMemoryPages   int
+	// IdleTimeout closes instances idle for longer, keeping one per
+	// plugin; 0 means 2 minutes.
+	IdleTimeout time.Duration
 	// MaxModuleBytes refuses larger modules; 0 means 64 MiB.
 	MaxModuleBytes int
 	// MaxConflictRetries bounds how often a command is decided again after
@@ -108,6 +118,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InitFuel <= 0 {
 		c.InitFuel = 1 << 32
+	}
+	if c.PluginMemoryPages <= 0 {
+		c.PluginMemoryPages = 32768
+	}
+	if c.HostMemoryPages <= 0 {
+		c.HostMemoryPages = 65536
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
 	}
 	if c.MaxModuleBytes <= 0 {
 		c.MaxModuleBytes = 64 << 20

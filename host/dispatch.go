@@ -326,6 +326,10 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if errors.Is(err, errRetired) {
 		return nil, err // swapped out under us: Dispatch retries on the new plugin
 	}
+	if errors.Is(err, errMemoryBudget) {
+		return nil, &Error{Kind: KindUnavailable, Code: "memory-exhausted",
+			Message: fmt.Sprintf("the instances of the %s plugin (or of this host) use all the memory they may; retry later", p.Domain()), Err: err}
+	}
 	if errors.Is(err, errBusy) {
 		return nil, &Error{Kind: KindUnavailable, Code: "plugin-busy",
 			Message: fmt.Sprintf("every instance of the %s plugin is busy and %d calls are waiting; retry later", p.Domain(), h.cfg.MaxWaitingPerPlugin), Err: err}

@@ -24,6 +24,9 @@ type Host struct {
 	nextCommit atomic.Uint64
 	mu         sync.Mutex                         // serialises loads
 	closed     bool                               // under mu
+	mem        memBudget                          // instance memory of all plugins
+	stopReaper chan struct{}
+	reaper     sync.WaitGroup
 	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
 }
 
@@ -33,7 +36,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, errors.New("host: Config.Store is required")
 	}
 	cfg = cfg.withDefaults()
-	h := &Host{cfg: cfg, lanes: newLanes(cfg.MaxQueuePerAggregate)}
+	h := &Host{cfg: cfg, lanes: newLanes(cfg.MaxQueuePerAggregate), mem: memBudget{limit: int64(cfg.HostMemoryPages)},
+		stopReaper: make(chan struct{})}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
 			return nil, fmt.Errorf("creating compilation cache dir: %w", err)
@@ -60,6 +64,8 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	for i := 0; i < cfg.Committers; i++ {
 		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch, cfg.CommitTimeout))
 	}
+	h.reaper.Add(1)
+	go h.reapIdle(h.stopReaper)
 	return h, nil
 }
 
@@ -183,6 +189,8 @@ func (h *Host) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
+	close(h.stopReaper)
+	h.reaper.Wait()
 	for _, p := range *h.plugins.Load() {
 		p.retire()
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -32,6 +33,11 @@ type instance struct {
 	// when unmetered); budget is what a call gets.
 	fuel   api.MutableGlobal
 	budget int64
+	// Memory counted against the plugin's and the host's budgets, and
+	// when the instance was last returned to its pool.
+	pages    int64
+	budgets  []*memBudget
+	lastUsed time.Time
 }
 
 // run calls fn with the given fuel. A trap with the fuel gone below zero
@@ -84,10 +90,17 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("guest speaks ABI version %d, the host serves version %d", v, abi.Version)
 	}
+	in.budgets = []*memBudget{&p.mem, &p.host.mem}
+	in.account()
+	if in.overBudget() {
+		in.close(ctx)
+		return nil, errMemoryBudget
+	}
 	return in, nil
 }
 
 func (in *instance) close(ctx context.Context) {
+	in.unaccount()
 	if in.mod != nil { // nil only in the pool's own tests
 		in.mod.Close(context.WithoutCancel(ctx))
 	}

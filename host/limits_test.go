@@ -123,3 +123,83 @@ func TestLoadDirSkipsBadPlugins(t *testing.T) {
 	}
 	createUser(t, e.host, "ann@example.com")
 }
+
+// Instance memory is counted per plugin and per host: an instance that
+// would pass the plugin's budget is not created (503 memory-exhausted), an
+// instance that traps gives its memory back, and a host whose budget is
+// smaller than one instance loads nothing.
+func TestMemoryBudgets(t *testing.T) {
+	e := newEnv(t, func(c *host.Config) {
+		c.MaxInstances, c.Fuel, c.MemoryLimitPages = 4, 1<<36, 256
+		c.PluginMemoryPages = 1000
+	})
+	p := e.host.Plugin("faulty")
+	dispatch(t, e.host, *thing("create", "a"))
+	one := p.MemoryPages()
+	if one <= 0 || p.Instances() != 1 {
+		t.Fatalf("%d pages counted for %d instances", one, p.Instances())
+	}
+	// A hoarding guest grows to the 256-page cap and traps: its memory is
+	// given back with it.
+	_, err := e.host.Dispatch(ctx, thing("hoard", "a"))
+	wantError(t, err, host.KindInternal, "plugin-failed")
+	if got := p.MemoryPages(); got != one*int64(p.Instances()) && got > one {
+		t.Fatalf("after the trap %d pages are counted for %d instances (one is %d)", got, p.Instances(), one)
+	}
+
+	small := bareEnv(t, func(c *host.Config) { c.HostMemoryPages = 10 })
+	if _, err := small.host.Load(ctx, "user.wasm", userWasm); err == nil || !strings.Contains(err.Error(), "memory budget") {
+		t.Fatalf("a host with a 10-page budget loaded a plugin: %v", err)
+	}
+
+	// A plugin budget of one instance: while one command holds it, another
+	// gets 503 memory-exhausted instead of a second instance.
+	tight := newEnv(t, func(c *host.Config) {
+		c.MaxInstances, c.Fuel = 4, 1<<36
+		c.FuelByDomain = nil
+		c.PluginMemoryPages = int(one) + int(one)/2
+	})
+	for _, id := range []string{"a", "b"} {
+		dispatch(t, tight.host, *thing("create", id))
+	}
+	done := make(chan struct{})
+	go func() { tight.host.Dispatch(ctx, thing("spin", "a")); close(done) }()
+	time.Sleep(200 * time.Millisecond)
+	_, err = tight.host.Dispatch(ctx, thing("touch", "b"))
+	wantError(t, err, host.KindUnavailable, "memory-exhausted")
+	<-done
+	dispatch(t, tight.host, *thing("touch", "b"))
+}
+
+// Instances idle for longer than IdleTimeout are closed, one is kept.
+func TestIdleInstancesAreLetGo(t *testing.T) {
+	e := newEnv(t, func(c *host.Config) { c.MaxInstances, c.IdleTimeout, c.Fuel = 3, 300*time.Millisecond, 1<<40 })
+	for _, id := range []string{"a", "b", "c"} {
+		dispatch(t, e.host, *thing("create", id))
+	}
+	p := e.host.Plugin("faulty")
+	var wg sync.WaitGroup
+	for _, id := range []string{"a", "b", "c"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "busy", Resource: "thing", AggregateID: id,
+				Payload: []byte(`{"loops":2000000}`)})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := p.Instances(); n < 2 {
+		t.Fatalf("three concurrent commands left %d instances", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Instances() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d instances still there after the idle timeout", p.Instances())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	dispatch(t, e.host, *thing("touch", "a"))
+}

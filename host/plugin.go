@@ -27,6 +27,7 @@ type Plugin struct {
 	rawMan   []byte
 	pool     *pool
 	budget   int64 // fuel per call
+	mem      memBudget
 	// Guest calls made: exports that decide or fold, and fluvius_buffer
 	// calls for requests that did not fit the instance's buffer.
 	calls, bufferCalls atomic.Int64
@@ -68,6 +69,10 @@ func (p *Plugin) ManifestJSON() []byte { return p.rawMan }
 // Instances returns how many instances the plugin has now.
 func (p *Plugin) Instances() int { return p.pool.size() }
 
+// MemoryPages returns the linear memory its instances hold, in 64 KiB
+// pages, as counted against its budget.
+func (p *Plugin) MemoryPages() int64 { return p.mem.used.Load() }
+
 // load compiles and checks a module, instantiates one instance (which runs
 // its initialisation and proves it works) and reads its manifest. On any
 // failure everything built so far is released.
@@ -79,7 +84,8 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		return nil, fmt.Errorf("not a WebAssembly module (no \\0asm header)")
 	}
 	sum := sha256.Sum256(wasm)
-	p := &Plugin{host: h, id: hex.EncodeToString(sum[:]), source: source, size: len(wasm), loadedAt: h.cfg.Now()}
+	p := &Plugin{host: h, id: hex.EncodeToString(sum[:]), source: source, size: len(wasm), loadedAt: h.cfg.Now(),
+		mem: memBudget{limit: int64(h.cfg.PluginMemoryPages)}}
 	code := wasm
 	if !h.cfg.Unmetered {
 		if code, err = h.meterModule(wasm, sum); err != nil {
@@ -152,7 +158,10 @@ func (p *Plugin) lend(ctx context.Context, fn func(in *instance) error) error {
 		p.pool.discard(in)
 		return err
 	}
-	if in.memoryPages() > p.host.cfg.RecyclePages {
+	// An instance that grew past the recycling size, or whose plugin or
+	// host is over its memory budget, is let go rather than kept idle.
+	in.account()
+	if in.memoryPages() > p.host.cfg.RecyclePages || in.overBudget() {
 		p.pool.discard(in)
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 var errRetired = errors.New("plugin retired")
@@ -87,7 +88,36 @@ func (p *pool) put(in *instance) {
 		p.releaseLocked()
 		return
 	}
+	in.lastUsed = time.Now()
 	p.idle <- in // never blocks: idle has room for every slot
+}
+
+// reap closes idle instances last used before cutoff, keeping at least
+// keep of them.
+func (p *pool) reap(cutoff time.Time, keep int) {
+	var fresh, stale []*instance
+	for {
+		select {
+		case in := <-p.idle:
+			if in.lastUsed.Before(cutoff) {
+				stale = append(stale, in)
+			} else {
+				fresh = append(fresh, in)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	for len(fresh) < keep && len(stale) > 0 {
+		fresh, stale = append(fresh, stale[len(stale)-1]), stale[:len(stale)-1]
+	}
+	for _, in := range fresh {
+		p.idle <- in
+	}
+	for _, in := range stale {
+		p.discard(in)
+	}
 }
 
 // discard drops an instance that failed or grew too large.

@@ -76,6 +76,16 @@ func init() {
 		}
 		return nil
 	})
+	act("busy", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		sum := int64(0)
+		for i := int64(0); i < p.Get("loops").Int(); i++ {
+			sum += i ^ sum
+		}
+		if sum == -1 {
+			return sdk.Fail("never", "never")
+		}
+		return c.Emit(nil)
+	})
 	act("chatter", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
 		line := p.Get("line").Str()
 		for i := int64(0); i < p.Get("lines").Int(); i++ {
