@@ -22,9 +22,9 @@ type Host struct {
 	committers []*committer
 	lanes      *lanes
 	nextCommit atomic.Uint64
-	mu         sync.Mutex                         // serialises loads
-	closed     bool                               // under mu
-	mem        memBudget                          // instance memory of all plugins
+	mu         sync.Mutex // serialises loads
+	closed     bool       // under mu
+	mem        memBudget  // instance memory of all plugins
 	stopReaper chan struct{}
 	reaper     sync.WaitGroup
 	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free

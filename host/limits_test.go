@@ -91,7 +91,7 @@ func TestWaitingForInstancesIsBounded(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); e.host.Dispatch(ctx, thing("spin", "a")) }() // holds the one instance
-	time.Sleep(200 * time.Millisecond)
+	waitBusy(t, e.host.Plugin("faulty"), 1)
 	go func() { defer wg.Done(); e.host.Dispatch(ctx, thing("touch", "b")) }() // waits
 	time.Sleep(200 * time.Millisecond)
 	_, err := e.host.Dispatch(ctx, thing("touch", "c"))
@@ -164,7 +164,7 @@ func TestMemoryBudgets(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { tight.host.Dispatch(ctx, thing("spin", "a")); close(done) }()
-	time.Sleep(200 * time.Millisecond)
+	waitBusy(t, tight.host.Plugin("faulty"), 1)
 	_, err = tight.host.Dispatch(ctx, thing("touch", "b"))
 	wantError(t, err, host.KindUnavailable, "memory-exhausted")
 	<-done
@@ -202,4 +202,16 @@ func TestIdleInstancesAreLetGo(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	dispatch(t, e.host, *thing("touch", "a"))
+}
+
+// waitBusy waits until n instances of p are serving calls.
+func waitBusy(t *testing.T, p *host.Plugin, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for p.InstancesBusy() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d instances busy, want %d", p.InstancesBusy(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
