@@ -11,21 +11,21 @@ import (
 	"fluvius.dev/fluvius/store"
 )
 
-// commandSQL writes one command in one statement: it checks that stream and
-// state are at the expected version and that the idempotency key is free,
+// commandSQL writes one command in one statement: it checks that the state
+// is at the expected version (a stream's version is its state's: no read of
+// the stream is needed, and the unique (stream, version) key backs the
+// check) and that the idempotency key is free,
 // and only then inserts the events, upserts the state and records the key.
 // A command that does not qualify writes nothing and raises no error, so a
 // batch of them can be pipelined in one round trip without savepoints. A
 // concurrent transaction racing for the same stream or key still raises a
 // unique violation; then the batch is redone the portable way.
 const commandSQL = `
-WITH cur AS (
-    SELECT coalesce(max(version), 0) AS v FROM events WHERE stream = $1
-), taken AS (
+WITH taken AS (
     SELECT EXISTS (SELECT 1 FROM idempotency WHERE $16::text IS NOT NULL AND scope = $16::text AND key = $17) AS t
 ), ok AS (
-    SELECT 1 FROM cur, taken
-    WHERE cur.v = $2::bigint AND NOT taken.t
+    SELECT 1 FROM taken
+    WHERE NOT taken.t
       AND coalesce((SELECT version FROM states WHERE domain = $8 AND resource = $9 AND id = $10), 0) = $2::bigint
 ), ev AS (
     INSERT INTO events (id, stream, version, type, data, metadata, created_at)
@@ -37,11 +37,9 @@ WITH cur AS (
     SELECT $8, $9, $10, $11::jsonb, $12, $13, $14, $18, $15, $18, $15 FROM ok
     ON CONFLICT (domain, resource, id) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version,
         etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
-    RETURNING 1
 ), idem AS (
     INSERT INTO idempotency (scope, key, request_hash, status, response, created_at)
     SELECT $16::text, $17, $19, $20, $21, $22 FROM ok WHERE $16::text IS NOT NULL
-    RETURNING 1
 )
 SELECT (SELECT count(*) FROM ev), (SELECT t FROM taken)`
 
