@@ -12,6 +12,7 @@ const (
 	siteCharge siteKind = iota // subtract a region's static cost
 	siteBulk                   // subtract the length operand's cost
 	siteGrow                   // subtract memory.grow's page delta's cost
+	siteTrace                  // tests only: before every instruction
 )
 
 // site is a place in a function body where metering code goes, before the
@@ -19,25 +20,45 @@ const (
 type site struct {
 	at     int
 	kind   siteKind
-	region int // for siteCharge: index into walker.costs
+	region int // for siteCharge and siteTrace: index into walker.costs
 }
 
+// unreached is the path length at a point no pass reaches: after br,
+// br_table, return, unreachable or a tail call, up to the end or else
+// that closes the frame. It is below every length, so max ignores it.
+const unreached = -1
+
 // frame is an open block. Each frame belongs to a region: the function
-// entry or the innermost loop around it, whose header pays for every
-// instruction of the region.
+// entry or the innermost loop around it, whose charge pays for the
+// region's instructions.
 type frame struct {
 	op     byte // opBlock, opLoop, opIf, opElse, or 0 for the function
 	region int
+
+	// For the frames a branch continues after (all but loops): the
+	// longest path of a branch to the frame's end, in its region.
+	label int64
+	// For if and else: the longest path just after the if, where the
+	// else arm starts; for else: the longest through the then arm and
+	// its else.
+	start, then int64
 }
 
 // walker finds the sites of one function body at a time; its slices are
 // reused from body to body.
 type walker struct {
 	sites []site
-	costs []int64
 	stack []frame
 
+	// Per region, in the order of their charge points: the longest path
+	// of a pass, so far, and, while a loop nested in the region is open,
+	// the longest path up to and including that loop's instruction.
+	costs   []int64
+	atLoop  []int64
+	current int64 // the longest path to here in the innermost region
+
 	globals uint32 // the input's globals: the fuel global's index
+	trace   bool   // tests only: record a siteTrace before every instruction
 
 	// Of the body walked last:
 	locals      uint32 // params plus declared locals: the scratch local's index
@@ -59,11 +80,13 @@ func (e *bodyError) Error() string {
 }
 
 // walk reads the body of a function with params parameters and records
-// where metering code goes. A refusal comes with the offset in body it is
-// about, for the caller to place in the module.
+// where metering code goes, and each region's cost: the longest path a
+// pass through it can take (see the package documentation). A refusal
+// comes with the offset in body it is about, for the caller to place in
+// the module.
 func (w *walker) walk(body []byte, params uint32) (int, error) {
-	w.sites, w.costs, w.stack = w.sites[:0], w.costs[:0], w.stack[:0]
-	w.needScratch = false
+	w.sites, w.costs, w.atLoop, w.stack = w.sites[:0], w.costs[:0], w.atLoop[:0], w.stack[:0]
+	w.needScratch = w.trace
 	r := reader{b: body}
 	n, err := r.count(2)
 	if err != nil {
@@ -85,9 +108,9 @@ func (w *walker) walk(body []byte, params uint32) (int, error) {
 	}
 	w.locals, w.exprAt = uint32(total), r.pos
 
-	w.costs = append(w.costs, 0)
+	w.costs, w.atLoop, w.current = append(w.costs, 0), append(w.atLoop, unreached), 0
 	w.sites = append(w.sites, site{at: r.pos, kind: siteCharge})
-	w.stack = append(w.stack, frame{})
+	w.stack = append(w.stack, frame{label: unreached})
 	for len(w.stack) > 0 {
 		at := r.pos
 		op, err := r.byte()
@@ -96,7 +119,14 @@ func (w *walker) walk(body []byte, params uint32) (int, error) {
 		}
 		top := len(w.stack) - 1
 		region := w.stack[top].region
-		w.costs[region]++
+		if w.trace {
+			w.sites = append(w.sites, site{at: at, kind: siteTrace, region: region})
+		}
+		// Every instruction a pass reaches is one more on its path.
+		if w.current != unreached {
+			w.current++
+			w.costs[region] = max(w.costs[region], w.current)
+		}
 		if err := w.instr(&r, op, at, top); err != nil {
 			return at, err
 		}
@@ -107,6 +137,30 @@ func (w *walker) walk(body []byte, params uint32) (int, error) {
 	return 0, nil
 }
 
+// branch records a branch to label l, taken from the current point.
+func (w *walker) branch(l uint32, top int) error {
+	if l > uint32(top) {
+		return fmt.Errorf("branch to label %d inside %d blocks", l, top)
+	}
+	f := &w.stack[top-int(l)]
+	if f.op == opLoop {
+		// To a loop header: the pass of the loop's region ends here, and
+		// that of every region between; the next one is charged.
+		return nil
+	}
+	// After f's end, the pass of f's region goes on. If the branch leaves
+	// loops nested in that region, its path so far ends at the outermost
+	// of them: what ran inside them was theirs to pay.
+	v := w.current
+	if f.region != w.stack[top].region {
+		v = w.atLoop[f.region]
+	}
+	f.label = max(f.label, v)
+	return nil
+}
+
+// instr reads the instruction op, already counted, and follows its
+// control flow.
 func (w *walker) instr(r *reader, op byte, at, top int) error {
 	var err error
 	switch opImm[op] {
@@ -114,29 +168,56 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 		return refused(r, op)
 	case immNone:
 		switch op {
+		case opUnreachable, opReturn:
+			w.current = unreached
 		case opElse:
-			if w.stack[top].op != opIf {
+			f := &w.stack[top]
+			if f.op != opIf {
 				return errors.New("else outside an if")
 			}
-			w.stack[top].op = opElse
+			f.op, f.then, w.current = opElse, w.current, f.start
 		case opEnd:
+			f := w.stack[top]
 			w.stack = w.stack[:top]
+			switch f.op {
+			case opBlock:
+				w.current = max(w.current, f.label)
+			case opIf:
+				// Without an else, a false condition goes to the end.
+				w.current = max(w.current, f.label, f.start)
+			case opElse:
+				w.current = max(w.current, f.label, f.then)
+			case opLoop:
+				// Falling off the loop's end goes on with the pass of
+				// the region around it, from the loop instruction.
+				if w.current != unreached {
+					w.current = w.atLoop[w.stack[top-1].region]
+				}
+			}
 		}
 	case immBlock:
 		err = blockType(r)
-		region := w.stack[top].region
+		f := frame{op: op, region: w.stack[top].region, label: unreached, start: w.current}
 		if op == opLoop {
-			region = len(w.costs)
-			w.costs = append(w.costs, 0)
-			w.sites = append(w.sites, site{at: r.pos, kind: siteCharge, region: region})
+			w.atLoop[f.region] = w.current
+			f.region = len(w.costs)
+			w.costs, w.atLoop, w.current = append(w.costs, 0), append(w.atLoop, unreached), 0
+			w.sites = append(w.sites, site{at: r.pos, kind: siteCharge, region: f.region})
 		}
-		w.stack = append(w.stack, frame{op: op, region: region})
+		w.stack = append(w.stack, f)
 	case immIndex:
 		var idx uint32
 		if idx, err = r.u32(); err != nil {
 			return err
 		}
 		switch {
+		case op == opBr || op == opBrIf:
+			err = w.branch(idx, top)
+			if op == opBr {
+				w.current = unreached
+			}
+		case op == opReturnCall:
+			w.current = unreached
 		case op >= opLocalGet && op <= opLocalTee && idx >= w.locals:
 			return fmt.Errorf("local %d out of range (%d locals)", idx, w.locals)
 		case (op == opGlobalGet || op == opGlobalSet) && idx >= w.globals:
@@ -148,11 +229,18 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 			return err
 		}
 		for i := 0; i <= n && err == nil; i++ {
-			_, err = r.u32()
+			var l uint32
+			if l, err = r.u32(); err == nil {
+				err = w.branch(l, top)
+			}
 		}
+		w.current = unreached
 	case immCallInd:
 		if _, err = r.u32(); err == nil {
 			_, err = r.u32()
+		}
+		if op == opReturnCallI {
+			w.current = unreached
 		}
 	case immMemarg:
 		err = memarg(r)

@@ -27,10 +27,12 @@ func TestInfiniteLoopRunsOutOfFuel(t *testing.T) {
 		if fuel := getFuel(t, mod); fuel >= 0 {
 			t.Errorf("fuel is %d after the trap, want negative", fuel)
 		}
-		// Entry: loop and the final end (2); each iteration: br and end (2).
-		// 10000 - 2 = 9998 pays 4999 iterations, the next one traps.
-		if used != 10_002 {
-			t.Errorf("used %d fuel, want 10002", used)
+		// Entry: the loop instruction (1); the final end is never
+		// reached. Each iteration: br (1); the loop's end is never
+		// reached either. 10000 - 1 = 9999 pays 9999 iterations, the
+		// next charge takes the fuel to -1 and traps.
+		if used != 10_001 {
+			t.Errorf("used %d fuel, want 10001", used)
 		}
 	})
 }
@@ -71,7 +73,7 @@ func tree() wmod {
 		localGet, 0, i32Const, 1, i32Sub, call, 0,
 		i64Add,
 		end,
-		end)) // 16 instructions
+		end)) // 16 instructions, 14 on the longest path (the else arm)
 }
 
 func TestExponentialCallTreeRunsOutOfFuel(t *testing.T) {
@@ -81,8 +83,11 @@ func TestExponentialCallTreeRunsOutOfFuel(t *testing.T) {
 		if err != nil || res[0] != 1024 {
 			t.Fatalf("f(10) = %v, %v; want 1024", res, err)
 		}
-		if want := int64(16 * (1<<11 - 1)); used != want {
-			t.Errorf("f(10) used %d fuel, want %d (16 per call)", used, want)
+		// Each call pays its longest path, whichever arm it takes: the
+		// 3 instructions up to the if, the else arm's 9, the if's end
+		// and the final end. The then arm (i64.const, else) is shorter.
+		if want := int64(14 * (1<<11 - 1)); used != want {
+			t.Errorf("f(10) used %d fuel, want %d (14 per call)", used, want)
 		}
 		_, err, _ = callWith(t, mod, 10_000_000, "f", 40)
 		if err == nil {
@@ -103,10 +108,10 @@ func sum() wmod {
 		localGet, 1, localGet, 0, i64ExtendU, i64Add, localSet, 1,
 		localGet, 0, i32Const, 1, i32Sub, localSet, 0,
 		br, 0,
-		end, // 14 instructions in the loop
+		end, // 14 instructions in the loop, the end unreachable
 		end,
 		localGet, 1,
-		end)) // 5 outside
+		end)) // 5 outside, the block's end skipped by br_if 1
 }
 
 func TestTerminatingFunctionIsUnchangedAndDeterministic(t *testing.T) {
@@ -129,8 +134,11 @@ func TestTerminatingFunctionIsUnchangedAndDeterministic(t *testing.T) {
 				t.Errorf("run %d used %d fuel, the first %d", i, used, first)
 			}
 		}
-		// The header runs n+1 times: the last pass exits by br_if.
-		if wantUsed := int64(5 + 14*1001); first != wantUsed {
+		// The entry pays block, loop, local.get and end: br_if 1 jumps
+		// past the block's end. The header runs n+1 times, each paying
+		// the 13 instructions up to br 0 (the loop's end is never
+		// reached); the last pass exits by br_if after 3 of them.
+		if wantUsed := int64(4 + 13*1001); first != wantUsed {
 			t.Errorf("used %d fuel, want %d", first, wantUsed)
 		}
 		// With exactly that fuel it completes, with one less it traps.
@@ -162,6 +170,11 @@ func TestNestedLoopCosts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Straight code but for the back edges, so the longest paths
+		// are all the instructions: the entry pays the outer loop
+		// instruction and the final end, the outer header its 8 own
+		// instructions and the inner loop instruction, the inner header
+		// its 6.
 		if want := int64(2 + 10*9 + 55*6); used != want {
 			t.Errorf("used %d, want %d", used, want)
 		}

@@ -60,6 +60,35 @@ type module struct {
 	exportElems     int    // offset of the export section's first element
 	codes           []span // each function body (locals and expression)
 	start           int64  // the start function, or -1
+	tables          []table
+}
+
+// table is a table's type, in the table index space: imports first.
+type table struct {
+	elem     byte // reference type
+	min, max uint32
+	hasMax   bool
+	imported bool
+}
+
+// checkTables refuses a table that could hold more than limit elements
+// and that the rewriting cannot bound: one whose minimum is above it, or
+// an imported one without a maximum at most limit.
+func (m *module) checkTables(limit uint32) error {
+	for i, t := range m.tables {
+		switch {
+		case t.min > limit:
+			return fmt.Errorf("meter: table %d has a minimum of %d elements, more than the %d of Options.MaxTableElements",
+				i, t.min, limit)
+		case t.imported && !t.hasMax:
+			return fmt.Errorf("meter: table %d is imported without a maximum: imported tables must have one, "+
+				"at most the %d of Options.MaxTableElements", i, limit)
+		case t.imported && t.max > limit:
+			return fmt.Errorf("meter: table %d is imported with a maximum of %d elements, more than the %d of "+
+				"Options.MaxTableElements", i, t.max, limit)
+		}
+	}
+	return nil
 }
 
 func (m *module) globals() uint32 { return m.importedGlobals + m.definedGlobals }
@@ -156,9 +185,12 @@ func (m *module) parseSection(id byte, r *reader) error {
 			m.funcTypes[i] = t
 		}
 	case secTable:
-		return vector(r, 2, func(i int) error { return tableType(r, i) })
+		return vector(r, 2, func(int) error { return m.tableType(r, false) })
 	case secMemory:
-		return vector(r, 1, func(i int) error { return limits(r, "memory", i) })
+		return vector(r, 1, func(i int) error {
+			_, _, _, err := limits(r, "memory", i)
+			return err
+		})
 	case secGlobal:
 		n, err := r.count(3)
 		if err != nil {
@@ -274,9 +306,10 @@ func (m *module) parseImports(r *reader) error {
 			m.importedFuncs++
 			return err
 		case 1:
-			return tableType(r, i)
+			return m.tableType(r, true)
 		case 2:
-			return limits(r, "memory", i)
+			_, _, _, err := limits(r, "memory", i)
+			return err
 		case 3:
 			m.importedGlobals++
 			return globalType(r)
@@ -319,7 +352,8 @@ func (m *module) parseExports(r *reader) error {
 	return nil
 }
 
-func tableType(r *reader, i int) error {
+func (m *module) tableType(r *reader, imported bool) error {
+	i := len(m.tables)
 	t, err := r.byte()
 	if err != nil {
 		return err
@@ -327,30 +361,32 @@ func tableType(r *reader, i int) error {
 	if !isRefType(t) {
 		return fmt.Errorf("table %d has unsupported element type %#x", i, t)
 	}
-	return limits(r, "table", i)
+	lo, hi, hasMax, err := limits(r, "table", i)
+	m.tables = append(m.tables, table{elem: t, min: lo, max: hi, hasMax: hasMax, imported: imported})
+	return err
 }
 
 // limits reads the limits of a memory or table, refusing 64-bit ones: the
 // length operands of their bulk instructions would be i64, which the
 // metering code does not handle.
-func limits(r *reader, what string, i int) error {
+func limits(r *reader, what string, i int) (lo, hi uint32, hasMax bool, err error) {
 	flags, err := r.byte()
 	if err != nil {
-		return err
+		return 0, 0, false, err
 	}
 	switch {
 	case flags&0x04 != 0:
-		return fmt.Errorf("%s %d is 64-bit (%s64), which is not supported", what, i, what)
+		return 0, 0, false, fmt.Errorf("%s %d is 64-bit (%s64), which is not supported", what, i, what)
 	case flags > 3 || (what == "table" && flags > 1):
-		return fmt.Errorf("%s %d has unsupported limits flags %#x", what, i, flags)
+		return 0, 0, false, fmt.Errorf("%s %d has unsupported limits flags %#x", what, i, flags)
 	}
-	if _, err := r.u32(); err != nil {
-		return err
+	if lo, err = r.u32(); err != nil {
+		return 0, 0, false, err
 	}
-	if flags&1 != 0 {
-		_, err = r.u32()
+	if hasMax = flags&1 != 0; hasMax {
+		hi, err = r.u32()
 	}
-	return err
+	return lo, hi, hasMax, err
 }
 
 func globalType(r *reader) error {

@@ -32,6 +32,11 @@ const (
 	opIf          = 0x04
 	opElse        = 0x05
 	opEnd         = 0x0b
+	opBr          = 0x0c
+	opBrIf        = 0x0d
+	opReturn      = 0x0f
+	opReturnCall  = 0x12
+	opReturnCallI = 0x13 // return_call_indirect
 	opSelect      = 0x1b
 	opLocalGet    = 0x20
 	opLocalSet    = 0x21

@@ -7,7 +7,7 @@ import (
 )
 
 // Version changes whenever the rewriting changes; callers key caches by it.
-const Version = 1
+const Version = 2
 
 // FuelGlobal is the export name of the added mutable i64 global.
 const FuelGlobal = "fluvius_fuel"
@@ -19,9 +19,16 @@ const FuelGlobal = "fluvius_fuel"
 // memcpys with little fuel.
 const DefaultBulkBytesPerUnit = 64
 
-// Options tune the cost model. The zero value is the one to use unless a
-// host measured otherwise; changing an option changes the output, so key
-// caches by the options too.
+// DefaultMaxTableElements is the MaxTableElements of a zero Options. A
+// table of 65536 references takes 512 KiB in wazero. Go's table is the
+// largest a toolchain makes: 4096 entries and one per function, about
+// 6000 for the example plugins; a Go program of more than 61440
+// functions needs a larger bound.
+const DefaultMaxTableElements = 65536
+
+// Options tune the cost model and the bounds. The zero value is the one
+// to use unless a host measured otherwise; changing an option changes the
+// output, so key caches by the options too.
 type Options struct {
 	// BulkBytesPerUnit is how many bytes (for memory instructions) or
 	// elements (for table instructions) of a bulk instruction's length
@@ -37,12 +44,32 @@ type Options struct {
 	// refused while it is 0, as its start function would trap at once.
 	// Modules without one do not run before the host sets the fuel.
 	StartFuel int64
+
+	// MaxTableElements bounds every table, which a host allocates in
+	// full at instantiation, for no fuel, and as table.grow asks, for a
+	// unit per BulkBytesPerUnit elements. A module is refused if a
+	// table's minimum exceeds it, or if it imports a table without a
+	// maximum or with a larger one (imports are kept as they are: with
+	// a maximum at most MaxTableElements, only a table as bounded links
+	// to one). A defined table without a maximum or with a larger one
+	// gets MaxTableElements as its maximum, so that table.grow past it
+	// returns -1 as the specification allows. 0 means
+	// DefaultMaxTableElements.
+	MaxTableElements uint32
 }
 
 // Rewrite returns the module with metering added, or an error that says
 // exactly what it refused (which function index, which byte offset, which
 // opcode).
 func Rewrite(wasm []byte, opts Options) ([]byte, error) {
+	return rewrite(wasm, opts, nil)
+}
+
+// tracer is code that tests insert at every siteTrace and after every
+// charge; see emitter.trace.
+type tracer func(out []byte, s site, w *walker) []byte
+
+func rewrite(wasm []byte, opts Options, trace tracer) ([]byte, error) {
 	m, err := parseModule(wasm)
 	if err != nil {
 		return nil, err
@@ -55,7 +82,15 @@ func Rewrite(wasm []byte, opts Options) ([]byte, error) {
 			"at instantiation: set Options.StartFuel, or build it to export an initialiser instead "+
 			"(AssemblyScript: --exportStart _initialize)", m.start)
 	}
-	e := emitter{m: m, w: walker{globals: m.globals()}, fuel: m.globals(), startFuel: opts.StartFuel}
+	maxTable := opts.MaxTableElements
+	if maxTable == 0 {
+		maxTable = DefaultMaxTableElements
+	}
+	if err := m.checkTables(maxTable); err != nil {
+		return nil, err
+	}
+	e := emitter{m: m, fuel: m.globals(), startFuel: opts.StartFuel, maxTable: maxTable, trace: trace}
+	e.w = walker{globals: m.globals(), trace: trace != nil}
 	e.setCosts(opts.BulkBytesPerUnit)
 	out := make([]byte, 0, len(wasm)+len(wasm)/4+64)
 	out = append(out, wasm[:8]...)
@@ -74,6 +109,8 @@ func Rewrite(wasm []byte, opts Options) ([]byte, error) {
 			out, haveGlobal = e.globalSection(out, wasm[m.globalElems:s.end], m.definedGlobals), true
 		case secExport:
 			out, haveExport = e.exportSection(out, wasm[m.exportElems:s.end], m.exports), true
+		case secTable:
+			out = e.tableSection(out)
 		case secCode:
 			if out, err = e.codeSection(out); err != nil {
 				return nil, err
@@ -97,7 +134,14 @@ type emitter struct {
 	w         walker
 	fuel      uint32 // index of the fuel global
 	startFuel int64  // its initial value
+	maxTable  uint32 // the maximum of the defined tables
 	tmp       []byte // one function body at a time
+
+	// trace is nil but in tests, which use it to check the cost model:
+	// then the walker records a siteTrace before every instruction, and
+	// every function gets, after the scratch local, an i64 local per
+	// region.
+	trace tracer
 
 	shift   int    // bulk length >> shift, when perUnit is a power of two
 	perUnit uint32 // else bulk length / perUnit
@@ -139,6 +183,26 @@ func (e *emitter) exportSection(out, old []byte, count uint32) []byte {
 	return appendSection(out, secExport, count+1, old, exp)
 }
 
+// tableSection appends the table section with every maximum at most
+// e.maxTable (checkTables refused the minimums above it).
+func (e *emitter) tableSection(out []byte) []byte {
+	var elems []byte
+	n := uint32(0)
+	for _, t := range e.m.tables {
+		if t.imported {
+			continue
+		}
+		n++
+		hi := t.max
+		if !t.hasMax || hi > e.maxTable {
+			hi = e.maxTable
+		}
+		elems = appendU32(append(elems, t.elem, 0x01), t.min)
+		elems = appendU32(elems, hi)
+	}
+	return appendSection(out, secTable, n, elems, nil)
+}
+
 func (e *emitter) codeSection(out []byte) ([]byte, error) {
 	m := e.m
 	size := 0
@@ -172,9 +236,16 @@ func (e *emitter) codeSection(out []byte) ([]byte, error) {
 func (e *emitter) function(out, body []byte) []byte {
 	w := &e.w
 	if w.needScratch {
-		out = appendU32(out, w.entries+1)
+		added := uint32(1)
+		if e.trace != nil {
+			added++
+		}
+		out = appendU32(out, w.entries+added)
 		out = append(out, body[w.entriesAt:w.exprAt]...)
 		out = append(out, 0x01, 0x7f) // one i32
+		if e.trace != nil {
+			out = append(appendU32(out, uint32(len(w.costs))), 0x7e) // an i64 per region
+		}
 	} else {
 		out = append(out, body[:w.exprAt]...)
 	}
@@ -185,6 +256,11 @@ func (e *emitter) function(out, body []byte) []byte {
 		switch s.kind {
 		case siteCharge:
 			out = e.charge(out, max(w.costs[s.region], 1))
+			if e.trace != nil {
+				out = e.trace(out, s, w)
+			}
+		case siteTrace:
+			out = e.trace(out, s, w)
 		default:
 			out = e.bulk(out, s.kind == siteGrow)
 		}

@@ -100,6 +100,49 @@ func TestToolchainModulesRunTheSame(t *testing.T) {
 	}
 }
 
+// TestToolchainModulesCostModel runs each built reactor as
+// TestToolchainModulesRunTheSame does, traced: no pass of a region may
+// run more instructions than its charge, and the log compares the fuel
+// used to the instructions executed.
+func TestToolchainModulesCostModel(t *testing.T) {
+	files := toolchainModules(t)
+	if len(files) == 0 {
+		t.Skip("no built plugins (run make plugins, or set METER_WASM)")
+	}
+	for _, f := range files {
+		in, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := runReactor(t, in, -1); err != nil {
+			continue // TestToolchainModulesRunTheSame says why
+		}
+		out, err := meter.RewriteTraced(in, toolchainOpts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var count, violation uint64
+			// The interpreter: it compiles the traced code much faster.
+			cfg := wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2)
+			_, used, err := runReactorThen(t, cfg, out, 1<<50, func(mod api.Module) {
+				// Not the start function's, which StartFuel paid.
+				mod.ExportedGlobal(meter.TraceCount).(api.MutableGlobal).Set(0)
+			}, func(mod api.Module) {
+				count = mod.ExportedGlobal(meter.TraceCount).Get()
+				violation = mod.ExportedGlobal(meter.TraceViolation).Get()
+			})
+			if violation != 0 {
+				t.Fatalf("a pass ran more instructions than it was charged for (%v)", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d units of fuel for %d instructions (%.2f a unit)", used, count, float64(count)/float64(used))
+		})
+	}
+}
+
 // reactorCache spares recompiling the same module on every run.
 var reactorCache = wazero.NewCompilationCache()
 
@@ -107,8 +150,16 @@ var reactorCache = wazero.NewCompilationCache()
 // negative, and calls _initialize and fluvius_manifest. It returns the
 // results followed by the memory, and the fuel used.
 func runReactor(t *testing.T, wasm []byte, fuel int64) ([]byte, int64, error) {
-	ctx := context.Background()
 	cfg := wazero.NewRuntimeConfig().WithCoreFeatures(api.CoreFeaturesV2).WithCompilationCache(reactorCache)
+	return runReactorThen(t, cfg, wasm, fuel, nil, nil)
+}
+
+// runReactorThen is runReactor in a runtime of the given configuration,
+// calling before with the instance before the calls, and after once they
+// are done, failed or not.
+func runReactorThen(t *testing.T, cfg wazero.RuntimeConfig, wasm []byte, fuel int64,
+	before, after func(api.Module)) ([]byte, int64, error) {
+	ctx := context.Background()
 	rt := wazero.NewRuntimeWithConfig(ctx, cfg)
 	defer rt.Close(ctx)
 	wasi_snapshot_preview1.MustInstantiate(ctx, rt)
@@ -118,6 +169,12 @@ func runReactor(t *testing.T, wasm []byte, fuel int64) ([]byte, int64, error) {
 	}
 	if fuel >= 0 {
 		setFuel(t, mod, fuel)
+	}
+	if before != nil {
+		before(mod)
+	}
+	if after != nil {
+		defer after(mod)
 	}
 	var state []byte
 	for _, name := range []string{"_initialize", "fluvius_manifest"} {
