@@ -28,10 +28,10 @@ type Config struct {
 	// Fuel is the budget of one guest call (a command decided, events
 	// folded) in the metering units of package meter. A call that runs out
 	// is stopped (plugin-fuel-exhausted) and costs its instance. 0 means
-	// 1<<34. Units are charged per loop iteration for the whole loop body,
-	// so Go's wasip1 code (whose functions loop through one big dispatch
-	// block) spends about 60 units per nanosecond and runs ~0.3 s on the
-	// default; tight TinyGo or AssemblyScript loops spend about one.
+	// 1<<34. Each loop iteration pays for the longest path through its
+	// body, so Go's wasip1 code (whose functions loop through one dispatch
+	// block) is charged about 3.4 units per instruction and runs about
+	// 0.3 s on the default; TinyGo and AssemblyScript come close to one.
 	Fuel int64
 	// FuelByDomain sets the budget of one domain's plugin instead.
 	FuelByDomain map[string]int64
