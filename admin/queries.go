@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/host"
 )
 
@@ -29,28 +30,33 @@ func (s *Server) query(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// Reads are the caller's: they see the caller's tenant only.
+	caller, err := s.auth(c)
+	if err != nil {
+		return err
+	}
 	switch r.tail {
 	case "":
-		return s.state(c, r)
+		return s.state(c, caller, r)
 	case "events":
-		return s.events(c, r)
+		return s.events(c, caller, r)
 	}
 	return notFound(c.Path())
 }
 
-func (s *Server) state(c *fiber.Ctx, r route) error {
+func (s *Server) state(c *fiber.Ctx, caller abi.Caller, r route) error {
 	if v := c.Query("version"); v != "" {
 		version, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || version < 1 {
 			return problemError(fiber.StatusBadRequest, "invalid-query", "version must be a positive integer, not "+strconv.Quote(v))
 		}
-		data, err := s.host.StateAt(c.UserContext(), r.domain, r.resource, r.id, version)
+		data, err := s.host.StateAt(c.UserContext(), caller, r.domain, r.resource, r.id, version)
 		if err != nil {
 			return err
 		}
 		return c.JSON(stateView{ID: r.id, Resource: r.resource, Data: data, Version: version})
 	}
-	rec, err := s.host.State(c.UserContext(), r.domain, r.resource, r.id)
+	rec, err := s.host.State(c.UserContext(), caller, r.domain, r.resource, r.id)
 	if err != nil {
 		return err
 	}
@@ -67,7 +73,7 @@ func (s *Server) state(c *fiber.Ctx, r route) error {
 // event whose data reaches Options.EventsPageBytes).
 const maxEventsPage = 1000
 
-func (s *Server) events(c *fiber.Ctx, r route) error {
+func (s *Server) events(c *fiber.Ctx, caller abi.Caller, r route) error {
 	after, err := intQuery(c, "after", 0, 0, 1<<62)
 	if err != nil {
 		return err
@@ -76,7 +82,7 @@ func (s *Server) events(c *fiber.Ctx, r route) error {
 	if err != nil {
 		return err
 	}
-	evs, err := s.host.Events(c.UserContext(), r.domain, r.resource, r.id, after, int(limit), s.pageBytes)
+	evs, err := s.host.Events(c.UserContext(), caller, r.domain, r.resource, r.id, after, int(limit), s.pageBytes)
 	if err != nil {
 		return err
 	}

@@ -41,11 +41,11 @@ func TestAssemblyScriptPlugin(t *testing.T) {
 		dispatch(t, e.host, host.Command{Domain: "tally", Name: "add", Resource: "counter", AggregateID: created.ID,
 			Payload: []byte(`{"by":5}`)})
 	}
-	rec, err := e.host.State(ctx, "tally", "counter", created.ID)
+	rec, err := e.host.State(ctx, nobody, "tally", "counter", created.ID)
 	if err != nil || string(rec.Data) != `{"n":15}` || rec.Version != 4 {
 		t.Fatalf("state %+v %v", rec, err)
 	}
-	replayed, err := e.host.StateAt(ctx, "tally", "counter", created.ID, 2)
+	replayed, err := e.host.StateAt(ctx, nobody, "tally", "counter", created.ID, 2)
 	if err != nil || string(replayed) != `{"n":5}` {
 		t.Fatalf("state at version 2: %s %v", replayed, err)
 	}

@@ -89,7 +89,7 @@ func testGroupCommitIsolatesFailures(t *testing.T, driver string) {
 	if want := 1 + creates + updates; len(all) != want {
 		t.Fatalf("%d events stored, %d commands acknowledged", len(all), want)
 	}
-	rec, _ := e.host.State(ctx, "user", "user", shared.ID)
+	rec, _ := e.host.State(ctx, alice, "user", "user", shared.ID)
 	if rec.Version != int64(1+updates) {
 		t.Fatalf("shared user at version %d after %d acknowledged updates", rec.Version, updates)
 	}
@@ -124,7 +124,7 @@ func testStalledStoreAnswersUnavailable(t *testing.T, driver string) {
 		t.Fatalf("the stalled commit answered after %v", took)
 	}
 	unlock()
-	rec, err := e.host.State(ctx, "user", "user", created.ID)
+	rec, err := e.host.State(ctx, alice, "user", "user", created.ID)
 	if err != nil || rec.Version != 1 {
 		t.Fatalf("after the failed commit: %+v %v", rec, err)
 	}

@@ -95,8 +95,12 @@ type callerView struct {
 	Roles  []string `json:"roles,omitempty"`
 }
 
-// Stream returns the event stream name of an aggregate.
+// Stream returns the event stream name of an aggregate within its tenant
+// (store.StreamKey pairs the two).
 func Stream(domain, resource, id string) string { return domain + "." + resource + "/" + id }
+
+// laneKey names an aggregate for the lanes: tenant and stream.
+func laneKey(tenant, stream string) string { return tenant + "\x00" + stream }
 
 // ETag is a state's entity tag: its version. A version names one state of
 // one aggregate for good (events are immutable and versions never repeat),
@@ -151,7 +155,7 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	} else {
 		// One command at a time per aggregate on this host: the queue,
 		// not a lost race and a retry, orders them.
-		release, err := h.lanes.acquire(ctx, Stream(cmd.Domain, cmd.Resource, cmd.AggregateID))
+		release, err := h.lanes.acquire(ctx, laneKey(cmd.Caller.Tenant, Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)))
 		if errors.Is(err, errLaneFull) {
 			return nil, &Error{Kind: KindUnavailable, Code: "aggregate-busy",
 				Message: fmt.Sprintf("%s %s has %d commands queued already; retry later", cmd.Resource, cmd.AggregateID, h.cfg.MaxQueuePerAggregate), Err: err}
@@ -289,7 +293,10 @@ func (h *Host) replay(ctx context.Context, idem *store.IdempotencyRecord) (*Comm
 }
 
 func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cmd *Command, payload []byte, idem *store.IdempotencyRecord) (*CommandResult, error) {
-	key := store.StateKey{Domain: cmd.Domain, Resource: cmd.Resource, ID: cmd.AggregateID}
+	// The caller's tenant is part of the aggregate's key: another tenant's
+	// aggregate with the same id is not found, so it cannot even be seen
+	// to exist.
+	key := store.StateKey{Tenant: cmd.Caller.Tenant, Domain: cmd.Domain, Resource: cmd.Resource, ID: cmd.AggregateID}
 	stream := Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)
 	var current *store.StateRecord
 	// An id the host has just made up names nothing yet: no need to look.
@@ -367,10 +374,6 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	for i, ev := range res.Events {
 		events[i] = store.NewEvent{ID: uuid.Must(uuid.NewV7()).String(), Type: ev.Type, Data: ev.Data, Metadata: meta}
 	}
-	tenant := cmd.Caller.Tenant
-	if exists {
-		tenant = current.Tenant
-	}
 	// The answer is rendered before the write, so it can be stored under the
 	// idempotency key in the same statement; it carries every event as it
 	// will be stored except its global position, which only the store knows.
@@ -380,9 +383,10 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	}
 	body.Version, body.ETag = newVersion, etag
 	return h.commit(ctx, &body, spec.New, idem, &store.CommandWrite{
-		Append: &store.EventsAppendParams{Stream: stream, ExpectedVersion: env.Version, Events: events, Now: now},
+		Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Tenant: key.Tenant, Stream: stream},
+			ExpectedVersion: env.Version, Events: events, Now: now},
 		State: &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
-			ExpectedVersion: env.Version, ETag: etag, Tenant: tenant, By: cmd.Caller.UserID, Now: now},
+			ExpectedVersion: env.Version, ETag: etag, By: cmd.Caller.UserID, Now: now},
 	})
 }
 

@@ -17,6 +17,14 @@ import (
 
 var ctx = context.Background()
 
+// Callers: alice (of the default tenant) creates the users of these tests;
+// acme is a caller of tenant acme; nobody is anonymous.
+var (
+	alice  = abi.Caller{UserID: "alice"}
+	acme   = abi.Caller{UserID: "mallory", Tenant: "acme"}
+	nobody = abi.Caller{}
+)
+
 type answer struct {
 	ID      string            `json:"id"`
 	Data    map[string]any    `json:"data"`
@@ -47,7 +55,7 @@ func dispatch(t *testing.T, h *host.Host, cmd host.Command) (*host.CommandResult
 func createUser(t *testing.T, h *host.Host, email string) answer {
 	t.Helper()
 	res, a := dispatch(t, h, host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
-		Payload: []byte(`{"email":"` + email + `","name":"Ann"}`), Caller: abi.Caller{UserID: "alice", Tenant: "acme"}})
+		Payload: []byte(`{"email":"` + email + `","name":"Ann"}`), Caller: alice})
 	if !res.Created || a.Version != 1 || a.ID == "" || len(a.Events) != 1 {
 		t.Fatalf("create: %+v %s", res, res.Body)
 	}
@@ -94,14 +102,14 @@ func testCommandLifecycle(t *testing.T, driver string) {
 	if updated.Version != 2 || updated.Data["name"] != "Ann B" || updated.ETag == created.ETag {
 		t.Fatalf("updated %+v", updated)
 	}
-	rec, err := e.host.State(ctx, "user", "user", created.ID)
+	rec, err := e.host.State(ctx, alice, "user", "user", created.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rec.Version != 2 || rec.ETag != updated.ETag || rec.Tenant != "acme" || rec.CreatedBy != "alice" || rec.UpdatedBy != "bob" {
+	if rec.Version != 2 || rec.ETag != updated.ETag || rec.Tenant != "" || rec.CreatedBy != "alice" || rec.UpdatedBy != "bob" {
 		t.Fatalf("state record %+v", rec)
 	}
-	evs, err := e.host.Events(ctx, "user", "user", created.ID, 0, 0, 0)
+	evs, err := e.host.Events(ctx, alice, "user", "user", created.ID, 0, 0, 0)
 	if err != nil || len(evs) != 2 || evs[0].Type != "user-created" || evs[1].Type != "user-updated" {
 		t.Fatalf("events %v %+v", err, evs)
 	}
@@ -112,15 +120,15 @@ func testCommandLifecycle(t *testing.T, driver string) {
 	}
 	// Replaying the events through the plugin gives the stored state, and
 	// time travel gives the state as it was.
-	now, err := e.host.StateAt(ctx, "user", "user", created.ID, 0)
+	now, err := e.host.StateAt(ctx, alice, "user", "user", created.ID, 0)
 	if err != nil || !jsonEqual(now, rec.Data) {
 		t.Fatalf("replayed %s, stored %s (%v)", now, rec.Data, err)
 	}
-	then, err := e.host.StateAt(ctx, "user", "user", created.ID, 1)
+	then, err := e.host.StateAt(ctx, alice, "user", "user", created.ID, 1)
 	if err != nil || !strings.Contains(string(then), `"name":"Ann"`) {
 		t.Fatalf("state at version 1: %s %v", then, err)
 	}
-	_, err = e.host.StateAt(ctx, "user", "user", created.ID, 9)
+	_, err = e.host.StateAt(ctx, alice, "user", "user", created.ID, 9)
 	wantError(t, err, host.KindNotFound, "version-not-found")
 }
 
@@ -208,8 +216,8 @@ func testConcurrentCommandsOnOneAggregate(t *testing.T, driver string) {
 			t.Errorf("unexpected error: %v", err)
 		}
 	}
-	rec, _ := e.host.State(ctx, "user", "user", created.ID)
-	evs, _ := e.host.Events(ctx, "user", "user", created.ID, 0, 0, 0)
+	rec, _ := e.host.State(ctx, alice, "user", "user", created.ID)
+	evs, _ := e.host.Events(ctx, alice, "user", "user", created.ID, 0, 0, 0)
 	if ok != n || rec.Version != int64(1+ok) || len(evs) != 1+ok {
 		t.Fatalf("%d commands succeeded; state at version %d with %d events", ok, rec.Version, len(evs))
 	}
@@ -259,7 +267,7 @@ func testStateSurvivesRestart(t *testing.T, driver string) {
 	e.stop()
 	e.start(t, nil)
 	e.load(t, ctx)
-	rec, err := e.host.State(ctx, "user", "user", created.ID)
+	rec, err := e.host.State(ctx, alice, "user", "user", created.ID)
 	if err != nil || rec.Version != 1 {
 		t.Fatalf("after restart: %v %+v", err, rec)
 	}
@@ -325,7 +333,7 @@ func TestOneGuestCallPerCommand(t *testing.T) {
 		t.Fatalf("301 commands made %d guest calls and %d buffer calls; want 301 and 1", calls, buffers)
 	}
 	// 300 events of ~70 bytes: the replay's request is over the first buffer.
-	if _, err := e.host.StateAt(ctx, "user", "user", created.ID, 300); err != nil {
+	if _, err := e.host.StateAt(ctx, alice, "user", "user", created.ID, 300); err != nil {
 		t.Fatal(err)
 	}
 	if _, buffers = p.CallStats(); buffers != 2 {

@@ -55,12 +55,12 @@ func TestDuplicateKeysRefusedBeforeTheGuest(t *testing.T) {
 	}
 	// Nothing of it reached the aggregates.
 	for _, a := range []struct{ domain, resource, id string }{{"bank", "account", acct.ID}, {"user", "user", user.ID}} {
-		evs, err := e.host.Events(ctx, a.domain, a.resource, a.id, 0, 100, 0)
+		evs, err := e.host.Events(ctx, acme, a.domain, a.resource, a.id, 0, 100, 0)
 		if err != nil || len(evs) != 1 {
 			t.Fatalf("%s %s has %d events (%v); want only its creation", a.resource, a.id, len(evs), err)
 		}
 	}
-	rec, err := e.host.State(ctx, "bank", "account", acct.ID)
+	rec, err := e.host.State(ctx, acme, "bank", "account", acct.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

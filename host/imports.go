@@ -18,8 +18,13 @@ import (
 // travels in the context passed to the guest export, which wazero hands to
 // every host function the guest calls during that export.
 type callState struct {
-	plugin  *Plugin
-	pending []byte // the response take_response hands over
+	plugin *Plugin
+	// tenant is the one the call acts for: the only tenant whose state the
+	// guest may read. readState is false where no read is allowed (folding
+	// events must depend on the events alone).
+	tenant    string
+	readState bool
+	pending   []byte // the response take_response hands over
 	// Guest log volume in this call, and lines dropped past the caps.
 	logLines, logBytes, logDropped int
 }
@@ -129,13 +134,15 @@ func (h *Host) logWrite(ctx context.Context, mod api.Module, stack []uint64) {
 	if cs == nil {
 		return // logging from _initialize or the manifest: no call to count it against
 	}
-	n := min(stack[2], maxLogBytes)
+	// i32 arguments are read with DecodeU32: the upper half of a stack
+	// slot is not guaranteed to be zero.
+	n := min(uint64(api.DecodeU32(stack[2])), maxLogBytes)
 	if cs.logLines >= maxLogLinesPerCall || cs.logBytes+int(n) > maxLogBytesPerCall || !cs.plugin.logs.take(time.Now()) {
 		cs.logDropped++
 		cs.plugin.logDropped.Add(1)
 		return
 	}
-	msg, ok := read(mod, stack[1], n)
+	msg, ok := read(mod, uint64(api.DecodeU32(stack[1])), n)
 	if !ok {
 		return
 	}
@@ -145,18 +152,18 @@ func (h *Host) logWrite(ctx context.Context, mod api.Module, stack []uint64) {
 }
 
 // stateGet: (ptr, len) -> i64. Reads a committed state record of the
-// calling guest's own domain.
+// calling guest's own domain, in the tenant of the command it decides.
 func (h *Host) stateGet(ctx context.Context, mod api.Module, stack []uint64) {
 	cs := stateOf(ctx)
-	in, ok := read(mod, stack[0], stack[1])
+	in, ok := read(mod, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
 	var req abi.StateGetRequest
-	if cs == nil || !ok || req.Decode(in) != nil {
+	if cs == nil || !ok || req.Decode(in) != nil || !cs.readState {
 		stack[0] = api.EncodeI64(int64(abi.HostErrBadRequest))
 		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, h.cfg.GuestTimeout)
 	defer cancel()
-	rec, err := h.cfg.Store.Executor().StateGet(rctx, &store.StateKey{Domain: cs.plugin.Domain(), Resource: req.Resource, ID: req.ID})
+	rec, err := h.cfg.Store.Executor().StateGet(rctx, &store.StateKey{Tenant: cs.tenant, Domain: cs.plugin.Domain(), Resource: req.Resource, ID: req.ID})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		stack[0] = api.EncodeI64(int64(abi.HostErrNotFound))

@@ -38,7 +38,7 @@ func TestEventsPerCommandAreCapped(t *testing.T) {
 	if !strings.Contains(he.Message, "bytes") {
 		t.Fatalf("message %q", he.Message)
 	}
-	rec, _ := e.host.State(ctx, "faulty", "thing", "a")
+	rec, _ := e.host.State(ctx, nobody, "faulty", "thing", "a")
 	if rec.Version != 51 {
 		t.Fatalf("version %d: a refused command wrote something", rec.Version)
 	}

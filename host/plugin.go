@@ -183,8 +183,8 @@ func (e *guestError) Unwrap() error { return e.err }
 
 // call invokes a guest export with the request encode writes and returns
 // the answer.
-func (p *Plugin) call(ctx context.Context, export string, encode func(*abi.Encoder)) ([]byte, error) {
-	cs := &callState{plugin: p}
+func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode func(*abi.Encoder)) ([]byte, error) {
+	cs.plugin = p
 	// Fuel bounds the guest's own code; the context bounds what host
 	// functions do for it (wazero does not watch it: no goroutine, no timer
 	// per call).
@@ -222,7 +222,7 @@ func (p *Plugin) call(ctx context.Context, export string, encode func(*abi.Encod
 // deadline is returned as an error (and costs the instance); a refusal by
 // the guest is a Result with a non-OK status.
 func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error) {
-	out, err := p.call(ctx, abi.ExportHandle, cmd.Encode)
+	out, err := p.call(ctx, abi.ExportHandle, &callState{tenant: cmd.Caller.Tenant, readState: true}, cmd.Encode)
 	if err != nil {
 		return nil, err
 	}
@@ -235,7 +235,7 @@ func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, err
 
 // Apply folds events into a state through the plugin's appliers.
 func (p *Plugin) Apply(ctx context.Context, req *abi.ApplyRequest) (*abi.ApplyResult, error) {
-	out, err := p.call(ctx, abi.ExportApply, req.Encode)
+	out, err := p.call(ctx, abi.ExportApply, &callState{}, req.Encode)
 	if err != nil {
 		return nil, err
 	}

@@ -21,12 +21,16 @@ func (h *Host) checkResource(domain, resource string) (*Plugin, error) {
 	return p, nil
 }
 
+// Reads are made for a caller and see only the caller's tenant: an
+// aggregate of another tenant is not found, exactly as one that does not
+// exist.
+
 // State returns an aggregate's current state record.
-func (h *Host) State(ctx context.Context, domain, resource, id string) (*store.StateRecord, error) {
+func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, id string) (*store.StateRecord, error) {
 	if _, err := h.checkResource(domain, resource); err != nil {
 		return nil, err
 	}
-	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Domain: domain, Resource: resource, ID: id})
+	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", resource, id)
 	}
@@ -36,12 +40,13 @@ func (h *Host) State(ctx context.Context, domain, resource, id string) (*store.S
 // Events returns an aggregate's events after a version, oldest first: at
 // most limit of them, and no more once their data reaches maxBytes (0: no
 // byte bound; the first event comes whatever its size).
-func (h *Host) Events(ctx context.Context, domain, resource, id string, after int64, limit, maxBytes int) ([]*store.Event, error) {
+func (h *Host) Events(ctx context.Context, caller abi.Caller, domain, resource, id string, after int64, limit, maxBytes int) ([]*store.Event, error) {
 	if _, err := h.checkResource(domain, resource); err != nil {
 		return nil, err
 	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
-		Stream: Stream(domain, resource, id), AfterVersion: after, Limit: limit, MaxBytes: maxBytes})
+		StreamKey: store.StreamKey{Tenant: caller.Tenant, Stream: Stream(domain, resource, id)},
+		AfterVersion: after, Limit: limit, MaxBytes: maxBytes})
 	if err != nil {
 		return nil, err
 	}
@@ -57,12 +62,12 @@ func (h *Host) Events(ctx context.Context, domain, resource, id string, after in
 // served from the state record without a replay. A replay is bounded by
 // MaxReplayEvents and MaxReplayBytes: a longer one is refused before any
 // guest sees it, whatever the stream holds.
-func (h *Host) StateAt(ctx context.Context, domain, resource, id string, version int64) ([]byte, error) {
+func (h *Host) StateAt(ctx context.Context, caller abi.Caller, domain, resource, id string, version int64) ([]byte, error) {
 	p, err := h.checkResource(domain, resource)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Domain: domain, Resource: resource, ID: id})
+	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, err
 	}
@@ -84,7 +89,7 @@ func (h *Host) StateAt(ctx context.Context, domain, resource, id string, version
 		return nil, tooLarge
 	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
-		Stream: Stream(domain, resource, id), UpToVersion: version,
+		StreamKey: store.StreamKey{Tenant: caller.Tenant, Stream: Stream(domain, resource, id)}, UpToVersion: version,
 		Limit: h.cfg.MaxReplayEvents + 1, MaxBytes: h.cfg.MaxReplayBytes + 1})
 	if err != nil {
 		return nil, err

@@ -85,7 +85,7 @@ func TestPoolUnderLoadWithTraps(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	rec, _ := e.host.State(ctx, "faulty", "thing", "a")
+	rec, _ := e.host.State(ctx, nobody, "faulty", "thing", "a")
 	if rec.Version != int64(1+touched) {
 		t.Fatalf("version %d after %d touches", rec.Version, touched)
 	}

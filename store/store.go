@@ -91,7 +91,7 @@ type Executor interface {
 	// last event's cursor never skips an event that commits late.
 	EventsReadAll(ctx context.Context, p *EventsReadAllParams) ([]*Event, error)
 	// StreamVersion returns a stream's version (0 for a stream with no events).
-	StreamVersion(ctx context.Context, stream string) (int64, error)
+	StreamVersion(ctx context.Context, k StreamKey) (int64, error)
 
 	// StateGet reads one state record; ErrNotFound if there is none.
 	StateGet(ctx context.Context, p *StateKey) (*StateRecord, error)
@@ -122,9 +122,17 @@ type NewEvent struct {
 	Metadata []byte // JSON: command id, caller, correlation and causation ids
 }
 
+// StreamKey names a stream: streams are named within a tenant, so the same
+// name in two tenants is two streams.
+type StreamKey struct {
+	Tenant string // "" is the default tenant
+	Stream string
+}
+
 // Event is a stored event.
 type Event struct {
 	ID       string
+	Tenant   string
 	Stream   string
 	Version  int64 // 1-based position in its stream
 	Position int64 // global position; unique, increasing in insert order
@@ -140,7 +148,7 @@ type Event struct {
 
 // EventsAppendParams are EventsAppend's arguments.
 type EventsAppendParams struct {
-	Stream          string
+	StreamKey
 	ExpectedVersion int64
 	Events          []NewEvent
 	Now             time.Time
@@ -154,7 +162,7 @@ type EventsAppendResult struct {
 
 // EventsReadStreamParams are EventsReadStream's arguments.
 type EventsReadStreamParams struct {
-	Stream       string
+	StreamKey
 	AfterVersion int64 // read versions above this
 	UpToVersion  int64 // 0: no upper bound
 	Limit        int   // 0: no limit
@@ -181,8 +189,10 @@ type EventsReadAllParams struct {
 }
 
 // StateKey names one state record.
+// The tenant is part of the key: the same id in two tenants names two
+// aggregates ("" is the default tenant).
 type StateKey struct {
-	Domain, Resource, ID string
+	Tenant, Domain, Resource, ID string
 }
 
 // StateRecord is a stored state (read model) with its audit fields.
@@ -191,7 +201,6 @@ type StateRecord struct {
 	Data      []byte // JSON
 	Version   int64  // the aggregate version the state reflects
 	ETag      string
-	Tenant    string
 	CreatedAt time.Time
 	CreatedBy string
 	UpdatedAt time.Time
@@ -205,7 +214,6 @@ type StatePutParams struct {
 	Version         int64
 	ExpectedVersion int64
 	ETag            string
-	Tenant          string // kept from creation on; ignored on update
 	By              string // the user writing
 	Now             time.Time
 }

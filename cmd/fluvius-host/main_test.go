@@ -119,10 +119,11 @@ func TestMigrateOnPostgres(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "status", "--database-url", url}, "001_init\tpending"},
-		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied"},
-		{[]string{"migrate", "down", "--database-url", url}, "001_init\tpending"},
-		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied"},
+		{[]string{"migrate", "status", "--database-url", url}, "001_init\tpending\n002_tenant_keys\tpending"},
+		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied\n002_tenant_keys\tapplied"},
+		{[]string{"migrate", "down", "--database-url", url}, "001_init\tapplied\n002_tenant_keys\tpending"},
+		{[]string{"migrate", "down", "--database-url", url}, "001_init\tpending\n002_tenant_keys\tpending"},
+		{[]string{"migrate", "up", "--database-url", url}, "002_tenant_keys\tapplied"},
 	}
 	for _, s := range steps {
 		var out bytes.Buffer

@@ -31,7 +31,7 @@ func BenchmarkCommitCommands(b *testing.B) {
 				for j := range batch {
 					id := uuid.NewString()
 					batch[j] = &store.CommandWrite{
-						Append: &store.EventsAppendParams{Stream: "user.user/" + id, Events: []store.NewEvent{{ID: uuid.NewString(),
+						Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "user.user/" + id}, Events: []store.NewEvent{{ID: uuid.NewString(),
 							Type: "user-created", Data: []byte(`{"email":"a@example.com","name":"A"}`), Metadata: []byte(`{"command":"create-user"}`)}}},
 						State: &store.StatePutParams{StateKey: store.StateKey{Domain: "user", Resource: "user", ID: id},
 							Data: []byte(`{"email":"a@example.com","name":"A","status":"active"}`), Version: 1, ETag: "e"},

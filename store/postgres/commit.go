@@ -26,16 +26,16 @@ WITH taken AS (
 ), ok AS (
     SELECT 1 FROM taken
     WHERE NOT taken.t
-      AND coalesce((SELECT version FROM states WHERE domain = $8 AND resource = $9 AND id = $10), 0) = $2::bigint
+      AND coalesce((SELECT version FROM states WHERE tenant = $14 AND domain = $8 AND resource = $9 AND id = $10), 0) = $2::bigint
 ), ev AS (
-    INSERT INTO events (id, stream, version, type, data, metadata, created_at)
-    SELECT e.id, $1, $2::bigint + e.ord, e.type, e.data::jsonb, e.metadata::jsonb, $3
+    INSERT INTO events (id, tenant, stream, version, type, data, metadata, created_at)
+    SELECT e.id, $23, $1, $2::bigint + e.ord, e.type, e.data::jsonb, e.metadata::jsonb, $3
     FROM ok, unnest($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
     RETURNING 1
 ), st AS (
-    INSERT INTO states (domain, resource, id, data, version, etag, tenant, created_at, created_by, updated_at, updated_by)
-    SELECT $8, $9, $10, $11::jsonb, $12, $13, $14, $18, $15, $18, $15 FROM ok
-    ON CONFLICT (domain, resource, id) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version,
+    INSERT INTO states (tenant, domain, resource, id, data, version, etag, created_at, created_by, updated_at, updated_by)
+    SELECT $14, $8, $9, $10, $11::jsonb, $12, $13, $18, $15, $18, $15 FROM ok
+    ON CONFLICT (tenant, domain, resource, id) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version,
         etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
 ), idem AS (
     INSERT INTO idempotency (scope, key, request_hash, status, response, created_at)
@@ -148,5 +148,5 @@ func queueCommand(b *pgx.Batch, c *store.CommandWrite) {
 	b.Queue(commandSQL,
 		a.Stream, a.ExpectedVersion, timeOr(a.Now).UTC().Truncate(time.Microsecond), ids, types, data, meta,
 		s.Domain, s.Resource, s.ID, jsonOr(s.Data, "{}"), s.Version, s.ETag, s.Tenant, s.By,
-		scope, key, timeOr(s.Now), hash, status, response, idemAt)
+		scope, key, timeOr(s.Now), hash, status, response, idemAt, a.Tenant)
 }

@@ -21,7 +21,7 @@ func TestPipelinedBatchNeedsNoFallback(t *testing.T) {
 	defer d.Close()
 	cmd := func(stream string, expected int64, key string) *store.CommandWrite {
 		c := &store.CommandWrite{
-			Append: &store.EventsAppendParams{Stream: stream, ExpectedVersion: expected,
+			Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: stream}, ExpectedVersion: expected,
 				Events: []store.NewEvent{{ID: fmt.Sprint(stream, expected, key), Type: "t", Data: []byte(`{}`)}}},
 			State: &store.StatePutParams{StateKey: store.StateKey{Domain: "d", Resource: "r", ID: stream},
 				Data: []byte(`{}`), Version: expected + 1, ExpectedVersion: expected, ETag: "e"},

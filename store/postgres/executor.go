@@ -58,24 +58,24 @@ func parseTxID(s string) uint64 {
 }
 
 // appendSQL checks the expected version, numbers the events and inserts
-// them in one statement. The unique (stream, version) constraint catches a
-// concurrent append that read the same version.
+// them in one statement. The unique (tenant, stream, version) constraint
+// catches a concurrent append that read the same version.
 const appendSQL = `
-WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE stream = $1)
-INSERT INTO events (id, stream, version, type, data, metadata, created_at)
-SELECT e.id, $1, cur.v + e.ord, e.type, e.data::jsonb, e.metadata::jsonb, $3
+WITH cur AS (SELECT coalesce(max(version), 0) AS v FROM events WHERE tenant = $8 AND stream = $1)
+INSERT INTO events (id, tenant, stream, version, type, data, metadata, created_at)
+SELECT e.id, $8, $1, cur.v + e.ord, e.type, e.data::jsonb, e.metadata::jsonb, $3
 FROM cur, unnest($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
 WHERE $2::bigint < 0 OR cur.v = $2::bigint
 ORDER BY e.ord
 RETURNING id, position, version, tx_id::text`
 
-func (e *executor) StreamVersion(ctx context.Context, stream string) (int64, error) {
+func (e *executor) StreamVersion(ctx context.Context, k store.StreamKey) (int64, error) {
 	if err := e.check(); err != nil {
 		return 0, err
 	}
 	var v int64
-	if err := e.q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream = $1`, stream).Scan(&v); err != nil {
-		return 0, fmt.Errorf("reading version of stream %q: %w", stream, translate(err))
+	if err := e.q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE tenant = $1 AND stream = $2`, k.Tenant, k.Stream).Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading version of stream %q: %w", k.Stream, translate(err))
 	}
 	return v, nil
 }
@@ -95,7 +95,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 		byID[ev.ID] = i
 	}
 	now := timeOr(p.Now).UTC().Truncate(time.Microsecond)
-	rows, err := e.q.Query(ctx, appendSQL, p.Stream, p.ExpectedVersion, now, ids, types, data, meta)
+	rows, err := e.q.Query(ctx, appendSQL, p.Stream, p.ExpectedVersion, now, ids, types, data, meta, p.Tenant)
 	if err != nil {
 		return nil, fmt.Errorf("appending to stream %q: %w", p.Stream, translate(err))
 	}
@@ -114,7 +114,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 			return nil, fmt.Errorf("appending to stream %q: unexpected event %q returned", p.Stream, id)
 		}
 		ev := p.Events[i]
-		res.Events[i] = &store.Event{ID: id, Stream: p.Stream, Version: ver, Position: pos, TxID: parseTxID(tx),
+		res.Events[i] = &store.Event{ID: id, Tenant: p.Tenant, Stream: p.Stream, Version: ver, Position: pos, TxID: parseTxID(tx),
 			Type: ev.Type, Data: []byte(data[i]), Metadata: []byte(meta[i]), CreatedAt: now}
 		res.Version = max(res.Version, ver)
 		got++
@@ -124,7 +124,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 		return nil, fmt.Errorf("appending to stream %q: %w", p.Stream, translate(err))
 	}
 	if got == 0 {
-		current, _ := e.StreamVersion(ctx, p.Stream)
+		current, _ := e.StreamVersion(ctx, p.StreamKey)
 		return nil, fmt.Errorf("appending to stream %q: expected version %d, stream is at %d: %w",
 			p.Stream, p.ExpectedVersion, current, store.ErrVersionConflict)
 	}
@@ -138,7 +138,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 
 // eventColumns reads tx_id as text (pgx has no xid8 type); ORDER BY must
 // then name events.tx_id, or it would sort by that text.
-const eventColumns = `position, id, stream, version, type, data, metadata, tx_id::text AS tx_text, created_at`
+const eventColumns = `position, id, tenant, stream, version, type, data, metadata, tx_id::text AS tx_text, created_at`
 
 func scanEvents(maxBytes int, rows pgx.Rows) ([]*store.Event, error) {
 	defer rows.Close()
@@ -147,7 +147,7 @@ func scanEvents(maxBytes int, rows pgx.Rows) ([]*store.Event, error) {
 	for rows.Next() {
 		ev := &store.Event{}
 		var tx string
-		if err := rows.Scan(&ev.Position, &ev.ID, &ev.Stream, &ev.Version, &ev.Type, &ev.Data, &ev.Metadata, &tx, &ev.CreatedAt); err != nil {
+		if err := rows.Scan(&ev.Position, &ev.ID, &ev.Tenant, &ev.Stream, &ev.Version, &ev.Type, &ev.Data, &ev.Metadata, &tx, &ev.CreatedAt); err != nil {
 			return nil, err
 		}
 		ev.TxID = parseTxID(tx)
@@ -176,8 +176,8 @@ func (e *executor) EventsReadStream(ctx context.Context, p *store.EventsReadStre
 		upTo = 1<<63 - 1
 	}
 	rows, err := e.q.Query(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE stream = $1 AND version > $2 AND version <= $3 ORDER BY version LIMIT $4`,
-		p.Stream, p.AfterVersion, upTo, limitArg(p.Limit))
+		WHERE tenant = $5 AND stream = $1 AND version > $2 AND version <= $3 ORDER BY version LIMIT $4`,
+		p.Stream, p.AfterVersion, upTo, limitArg(p.Limit), p.Tenant)
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %q: %w", p.Stream, translate(err))
 	}
@@ -215,11 +215,11 @@ func (e *executor) EventsReadAll(ctx context.Context, p *store.EventsReadAllPara
 	return evs, nil
 }
 
-const stateColumns = `domain, resource, id, data, version, etag, tenant, created_at, created_by, updated_at, updated_by`
+const stateColumns = `tenant, domain, resource, id, data, version, etag, created_at, created_by, updated_at, updated_by`
 
 func scanState(row pgx.Row) (*store.StateRecord, error) {
 	r := &store.StateRecord{}
-	err := row.Scan(&r.Domain, &r.Resource, &r.ID, &r.Data, &r.Version, &r.ETag, &r.Tenant,
+	err := row.Scan(&r.Tenant, &r.Domain, &r.Resource, &r.ID, &r.Data, &r.Version, &r.ETag,
 		&r.CreatedAt, &r.CreatedBy, &r.UpdatedAt, &r.UpdatedBy)
 	if err != nil {
 		return nil, err
@@ -233,7 +233,7 @@ func (e *executor) StateGet(ctx context.Context, k *store.StateKey) (*store.Stat
 		return nil, err
 	}
 	r, err := scanState(e.q.QueryRow(ctx, `SELECT `+stateColumns+` FROM states
-		WHERE domain = $1 AND resource = $2 AND id = $3 AND deleted_at IS NULL`, k.Domain, k.Resource, k.ID))
+		WHERE tenant = $4 AND domain = $1 AND resource = $2 AND id = $3 AND deleted_at IS NULL`, k.Domain, k.Resource, k.ID, k.Tenant))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("reading state %s.%s/%s: %w", k.Domain, k.Resource, k.ID, store.ErrNotFound)
 	}
@@ -252,14 +252,14 @@ func (e *executor) StatePut(ctx context.Context, p *store.StatePutParams) (*stor
 	var row pgx.Row
 	if p.ExpectedVersion == 0 {
 		row = e.q.QueryRow(ctx, `INSERT INTO states (`+stateColumns+`)
-			VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $8, $9)
-			ON CONFLICT (domain, resource, id) DO NOTHING RETURNING `+stateColumns,
+			VALUES ($7, $1, $2, $3, $4::jsonb, $5, $6, $8, $9, $8, $9)
+			ON CONFLICT (tenant, domain, resource, id) DO NOTHING RETURNING `+stateColumns,
 			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, p.Tenant, now, p.By)
 	} else {
 		row = e.q.QueryRow(ctx, `UPDATE states SET data = $4::jsonb, version = $5, etag = $6, updated_at = $7, updated_by = $8
-			WHERE domain = $1 AND resource = $2 AND id = $3 AND ($9::bigint < 0 OR version = $9::bigint)
+			WHERE tenant = $10 AND domain = $1 AND resource = $2 AND id = $3 AND ($9::bigint < 0 OR version = $9::bigint)
 			RETURNING `+stateColumns,
-			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.ExpectedVersion)
+			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.ExpectedVersion, p.Tenant)
 	}
 	r, err := scanState(row)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
 
 	"fluvius.dev/fluvius/store"
@@ -75,7 +76,7 @@ func TestFeedOrdersTransactionIDsAsNumbers(t *testing.T) {
 	x := d.Executor()
 	var evs []*store.Event
 	for i := 0; i < 6; i++ {
-		res, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: fmt.Sprint("s", i),
+		res, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: fmt.Sprint("s", i)},
 			Events: []store.NewEvent{{ID: fmt.Sprint("e", i), Type: "t"}}})
 		if err != nil {
 			t.Fatal(err)
@@ -103,4 +104,36 @@ func TestFeedOrdersTransactionIDsAsNumbers(t *testing.T) {
 	if fmt.Sprint(got) != "[e0 e1 e2 e3 e4 e5]" {
 		t.Fatalf("feed order %v", got)
 	}
+}
+
+func TestTenantMigration(t *testing.T) {
+	url := pgtest.URL(t)
+	d, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	raw, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close(context.Background())
+	n := 0
+	storetest.ExerciseTenantMigration(t, d, func(a storetest.V1Aggregate) error {
+		ctx := context.Background()
+		stream := a.Domain + "." + a.Resource + "/" + a.ID
+		for v := 1; v <= a.Events; v++ {
+			n++
+			if _, err := raw.Exec(ctx, `INSERT INTO events (id, stream, version, type, data, metadata, created_at)
+				VALUES ($1, $2, $3, 't', '{}', '{}', now())`, fmt.Sprint("old-", n), stream, v); err != nil {
+				return err
+			}
+		}
+		if a.NoState {
+			return nil
+		}
+		_, err := raw.Exec(ctx, `INSERT INTO states (domain, resource, id, data, version, etag, tenant, created_at, updated_at)
+			VALUES ($1, $2, $3, '{}', $4, 'e', $5, now(), now())`, a.Domain, a.Resource, a.ID, a.Events, a.Tenant)
+		return err
+	})
 }

@@ -29,10 +29,10 @@ func (d *Driver) prepareCommandStmts(ctx context.Context) error {
 		return s
 	}
 	d.stmts = &commandStmts{
-		insertEvent: prep(`INSERT INTO events (id, stream, version, type, data, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+		insertEvent: prep(`INSERT INTO events (id, tenant, stream, version, type, data, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
 		insertState: prep(`INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		updateState: prep(`UPDATE states SET data = ?, version = ?, etag = ?, updated_at = ?, updated_by = ?
-			WHERE domain = ? AND resource = ? AND id = ? AND version = ?`),
+			WHERE tenant = ? AND domain = ? AND resource = ? AND id = ? AND version = ?`),
 		insertIdem: prep(`INSERT INTO idempotency (scope, key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		savepoint:  prep(`SAVEPOINT command`),
 		release:    prep(`RELEASE command`),
@@ -48,7 +48,7 @@ func (d *Driver) prepareCommandStmts(ctx context.Context) error {
 // under a savepoint (in-process SQLite savepoints cost microseconds), with
 // the prepared statements. A command with a state record needs no read of
 // its stream's version: the state's version is the stream's, the update
-// is conditional on it, and the unique (stream, version) key refuses an
+// is conditional on it, and the unique (tenant, stream, version) key refuses an
 // event that another writer placed first.
 func (d *Driver) CommitCommands(ctx context.Context, cmds []*store.CommandWrite) ([]error, error) {
 	if d.closed.Load() {
@@ -134,7 +134,7 @@ func (w *commandTx) write(c *store.CommandWrite) error {
 	if a := c.Append; a != nil {
 		now := nanos(a.Now)
 		for i, ev := range a.Events {
-			err := w.exec(&w.insertEvent, w.s.insertEvent, ev.ID, a.Stream, a.ExpectedVersion+int64(i)+1, ev.Type,
+			err := w.exec(&w.insertEvent, w.s.insertEvent, ev.ID, a.Tenant, a.Stream, a.ExpectedVersion+int64(i)+1, ev.Type,
 				jsonOr(ev.Data, "{}"), jsonOr(ev.Metadata, "{}"), now)
 			if errors.Is(err, store.ErrDuplicate) {
 				return fmt.Errorf("appending to stream %q: version %d is taken: %w", a.Stream, a.ExpectedVersion+int64(i)+1, store.ErrVersionConflict)
@@ -147,8 +147,8 @@ func (w *commandTx) write(c *store.CommandWrite) error {
 		what := func() string { return fmt.Sprintf("writing state %s.%s/%s", p.Domain, p.Resource, p.ID) }
 		snow := nanos(p.Now)
 		if p.ExpectedVersion == 0 {
-			err := w.exec(&w.insertState, w.s.insertState, p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag,
-				p.Tenant, snow, p.By, snow, p.By)
+			err := w.exec(&w.insertState, w.s.insertState, p.Tenant, p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag,
+				snow, p.By, snow, p.By)
 			if errors.Is(err, store.ErrDuplicate) {
 				return fmt.Errorf("%s: it already exists: %w", what(), store.ErrVersionConflict)
 			}
@@ -157,7 +157,7 @@ func (w *commandTx) write(c *store.CommandWrite) error {
 			}
 		} else {
 			res, err := w.stmt(&w.updateState, w.s.updateState).ExecContext(w.ctx, jsonOr(p.Data, "{}"), p.Version, p.ETag, snow, p.By,
-				p.Domain, p.Resource, p.ID, p.ExpectedVersion)
+				p.Tenant, p.Domain, p.Resource, p.ID, p.ExpectedVersion)
 			if err != nil {
 				return fmt.Errorf("%s: %w", what(), translate(err))
 			}

@@ -72,16 +72,16 @@ func jsonOr(b []byte, def string) string {
 	return string(b)
 }
 
-func streamVersion(ctx context.Context, q querier, stream string) (int64, error) {
+func streamVersion(ctx context.Context, q querier, k store.StreamKey) (int64, error) {
 	var v int64
-	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE stream = ?`, stream).Scan(&v)
+	err := q.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM events WHERE tenant = ? AND stream = ?`, k.Tenant, k.Stream).Scan(&v)
 	if err != nil {
-		return 0, fmt.Errorf("reading version of stream %q: %w", stream, translate(err))
+		return 0, fmt.Errorf("reading version of stream %q: %w", k.Stream, translate(err))
 	}
 	return v, nil
 }
 
-func (e *executor) StreamVersion(ctx context.Context, stream string) (int64, error) {
+func (e *executor) StreamVersion(ctx context.Context, k store.StreamKey) (int64, error) {
 	q := e.write
 	if q == nil {
 		var err error
@@ -89,7 +89,7 @@ func (e *executor) StreamVersion(ctx context.Context, stream string) (int64, err
 			return 0, err
 		}
 	}
-	return streamVersion(ctx, q, stream)
+	return streamVersion(ctx, q, k)
 }
 
 func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams) (*store.EventsAppendResult, error) {
@@ -98,7 +98,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 	}
 	res := &store.EventsAppendResult{}
 	err := e.writing(ctx, func(q querier) error {
-		current, err := streamVersion(ctx, q, p.Stream)
+		current, err := streamVersion(ctx, q, p.StreamKey)
 		if err != nil {
 			return err
 		}
@@ -108,14 +108,14 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 		}
 		now := nanos(p.Now)
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO events (id, stream, version, type, data, metadata, created_at) VALUES `)
+		sb.WriteString(`INSERT INTO events (id, tenant, stream, version, type, data, metadata, created_at) VALUES `)
 		args := make([]any, 0, 7*len(p.Events))
 		for i, ev := range p.Events {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
-			sb.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, ev.ID, p.Stream, current+int64(i)+1, ev.Type, jsonOr(ev.Data, "{}"), jsonOr(ev.Metadata, "{}"), now)
+			sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, ev.ID, p.Tenant, p.Stream, current+int64(i)+1, ev.Type, jsonOr(ev.Data, "{}"), jsonOr(ev.Metadata, "{}"), now)
 		}
 		sb.WriteString(" RETURNING position")
 		rows, err := q.QueryContext(ctx, sb.String(), args...)
@@ -125,7 +125,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 		defer rows.Close()
 		for i := 0; rows.Next(); i++ {
 			ev := p.Events[i]
-			out := &store.Event{ID: ev.ID, Stream: p.Stream, Version: current + int64(i) + 1, Type: ev.Type,
+			out := &store.Event{ID: ev.ID, Tenant: p.Tenant, Stream: p.Stream, Version: current + int64(i) + 1, Type: ev.Type,
 				Data: []byte(jsonOr(ev.Data, "{}")), Metadata: []byte(jsonOr(ev.Metadata, "{}")), CreatedAt: fromNanos(now)}
 			if err := rows.Scan(&out.Position); err != nil {
 				return err
@@ -149,7 +149,7 @@ func (e *executor) EventsAppend(ctx context.Context, p *store.EventsAppendParams
 	return res, nil
 }
 
-const eventColumns = `position, id, stream, version, type, data, metadata, created_at`
+const eventColumns = `position, id, tenant, stream, version, type, data, metadata, created_at`
 
 func scanEvents(maxBytes int, rows *sql.Rows) ([]*store.Event, error) {
 	defer rows.Close()
@@ -159,7 +159,7 @@ func scanEvents(maxBytes int, rows *sql.Rows) ([]*store.Event, error) {
 		ev := &store.Event{}
 		var created int64
 		var data, meta string
-		if err := rows.Scan(&ev.Position, &ev.ID, &ev.Stream, &ev.Version, &ev.Type, &data, &meta, &created); err != nil {
+		if err := rows.Scan(&ev.Position, &ev.ID, &ev.Tenant, &ev.Stream, &ev.Version, &ev.Type, &data, &meta, &created); err != nil {
 			return nil, err
 		}
 		ev.Data, ev.Metadata, ev.CreatedAt = []byte(data), []byte(meta), fromNanos(created)
@@ -192,8 +192,8 @@ func (e *executor) EventsReadStream(ctx context.Context, p *store.EventsReadStre
 		limit = -1 // SQLite: no limit
 	}
 	rows, err := q.QueryContext(ctx, `SELECT `+eventColumns+` FROM events
-		WHERE stream = ? AND version > ? AND version <= ? ORDER BY version LIMIT ?`,
-		p.Stream, p.AfterVersion, upTo, limit)
+		WHERE tenant = ? AND stream = ? AND version > ? AND version <= ? ORDER BY version LIMIT ?`,
+		p.Tenant, p.Stream, p.AfterVersion, upTo, limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading stream %q: %w", p.Stream, translate(err))
 	}
@@ -226,13 +226,13 @@ func (e *executor) EventsReadAll(ctx context.Context, p *store.EventsReadAllPara
 	return evs, nil
 }
 
-const stateColumns = `domain, resource, id, data, version, etag, tenant, created_at, created_by, updated_at, updated_by`
+const stateColumns = `tenant, domain, resource, id, data, version, etag, created_at, created_by, updated_at, updated_by`
 
 func scanState(row *sql.Row) (*store.StateRecord, error) {
 	r := &store.StateRecord{}
 	var data string
 	var created, updated int64
-	err := row.Scan(&r.Domain, &r.Resource, &r.ID, &data, &r.Version, &r.ETag, &r.Tenant,
+	err := row.Scan(&r.Tenant, &r.Domain, &r.Resource, &r.ID, &data, &r.Version, &r.ETag,
 		&created, &r.CreatedBy, &updated, &r.UpdatedBy)
 	if err != nil {
 		return nil, err
@@ -247,7 +247,7 @@ func (e *executor) StateGet(ctx context.Context, k *store.StateKey) (*store.Stat
 		return nil, err
 	}
 	r, err := scanState(q.QueryRowContext(ctx, `SELECT `+stateColumns+` FROM states
-		WHERE domain = ? AND resource = ? AND id = ? AND deleted_at IS NULL`, k.Domain, k.Resource, k.ID))
+		WHERE tenant = ? AND domain = ? AND resource = ? AND id = ? AND deleted_at IS NULL`, k.Tenant, k.Domain, k.Resource, k.ID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("reading state %s.%s/%s: %w", k.Domain, k.Resource, k.ID, store.ErrNotFound)
 	}
@@ -266,11 +266,11 @@ func (e *executor) StatePut(ctx context.Context, p *store.StatePutParams) (*stor
 		if p.ExpectedVersion == 0 {
 			row = q.QueryRowContext(ctx, `INSERT INTO states (`+stateColumns+`)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+stateColumns,
-				p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, p.Tenant, now, p.By, now, p.By)
+				p.Tenant, p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, now, p.By)
 		} else {
 			row = q.QueryRowContext(ctx, `UPDATE states SET data = ?, version = ?, etag = ?, updated_at = ?, updated_by = ?
-				WHERE domain = ? AND resource = ? AND id = ? AND (? < 0 OR version = ?) RETURNING `+stateColumns,
-				jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.Domain, p.Resource, p.ID, p.ExpectedVersion, p.ExpectedVersion)
+				WHERE tenant = ? AND domain = ? AND resource = ? AND id = ? AND (? < 0 OR version = ?) RETURNING `+stateColumns,
+				jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.Tenant, p.Domain, p.Resource, p.ID, p.ExpectedVersion, p.ExpectedVersion)
 		}
 		r, err := scanState(row)
 		switch {

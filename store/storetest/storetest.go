@@ -46,6 +46,7 @@ func Exercise(t *testing.T, open Open) {
 		{"WaitForEventsWakesOnAppend", testWaitForEvents},
 		{"FeedWaitsForLateCommits (needs ConcurrentWriters)", testFeedWaitsForLateCommits},
 		{"ClosedDriver", testClosedDriver},
+		{"TenantsAreSeparate", testTenantsAreSeparate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,7 +124,7 @@ func newEvents(prefix string, n int) []store.NewEvent {
 
 func mustAppend(t *testing.T, x store.Executor, stream string, expected int64, evs []store.NewEvent) *store.EventsAppendResult {
 	t.Helper()
-	res, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: stream, ExpectedVersion: expected, Events: evs})
+	res, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: stream}, ExpectedVersion: expected, Events: evs})
 	if err != nil {
 		t.Fatalf("append to %s at %d: %v", stream, expected, err)
 	}
@@ -133,7 +134,7 @@ func mustAppend(t *testing.T, x store.Executor, stream string, expected int64, e
 func testAppendAssignsVersionsAndPositions(t *testing.T, d store.Driver) {
 	x := d.Executor()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-	res, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "a", Events: newEvents("a", 3), Now: now})
+	res, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "a"}, Events: newEvents("a", 3), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,14 +156,14 @@ func testAppendAssignsVersionsAndPositions(t *testing.T, d store.Driver) {
 	if res2.Version != 4 || res2.Events[0].Position <= res.Events[2].Position {
 		t.Fatalf("second append %+v", res2.Events[0])
 	}
-	v, err := x.StreamVersion(ctx, "a")
+	v, err := x.StreamVersion(ctx, store.StreamKey{Stream: "a"})
 	if err != nil || v != 4 {
 		t.Fatalf("stream version %d %v", v, err)
 	}
-	if v, err := x.StreamVersion(ctx, "none"); err != nil || v != 0 {
+	if v, err := x.StreamVersion(ctx, store.StreamKey{Stream: "none"}); err != nil || v != 0 {
 		t.Fatalf("version of a missing stream %d %v", v, err)
 	}
-	got, err := x.EventsReadStream(ctx, &store.EventsReadStreamParams{Stream: "a"})
+	got, err := x.EventsReadStream(ctx, &store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "a"}})
 	if err != nil || len(got) != 4 {
 		t.Fatalf("read back %d events: %v", len(got), err)
 	}
@@ -176,12 +177,12 @@ func testAppendChecksExpectedVersion(t *testing.T, d store.Driver) {
 	x := d.Executor()
 	mustAppend(t, x, "s", 0, newEvents("s", 2))
 	for _, expected := range []int64{0, 1, 3, 10} {
-		_, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "s", ExpectedVersion: expected, Events: newEvents(fmt.Sprint("x", expected), 1)})
+		_, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "s"}, ExpectedVersion: expected, Events: newEvents(fmt.Sprint("x", expected), 1)})
 		if !errors.Is(err, store.ErrVersionConflict) {
 			t.Fatalf("expected version %d on a stream at 2: got %v, want ErrVersionConflict", expected, err)
 		}
 	}
-	got, _ := x.EventsReadStream(ctx, &store.EventsReadStreamParams{Stream: "s"})
+	got, _ := x.EventsReadStream(ctx, &store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}})
 	if len(got) != 2 {
 		t.Fatalf("conflicting appends wrote events: %d in stream", len(got))
 	}
@@ -200,14 +201,14 @@ func testAppendIsAllOrNothing(t *testing.T, d store.Driver) {
 	mustAppend(t, x, "s", 0, newEvents("dup", 1))
 	// The second event reuses an id: the whole append must fail.
 	evs := append(newEvents("fresh", 1), newEvents("dup", 1)...)
-	_, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "t", ExpectedVersion: 0, Events: evs})
+	_, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "t"}, ExpectedVersion: 0, Events: evs})
 	if !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("duplicate event id: got %v, want ErrDuplicate", err)
 	}
-	if v, _ := x.StreamVersion(ctx, "t"); v != 0 {
+	if v, _ := x.StreamVersion(ctx, store.StreamKey{Stream: "t"}); v != 0 {
 		t.Fatalf("half an append was kept: stream at %d", v)
 	}
-	if _, err := x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "t"}); err == nil {
+	if _, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "t"}}); err == nil {
 		t.Fatal("an append of no events succeeded")
 	}
 }
@@ -221,20 +222,20 @@ func testReadStreamWindows(t *testing.T, d store.Driver) {
 		first int64
 		n     int
 	}{
-		{store.EventsReadStreamParams{Stream: "s"}, 1, 10},
-		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 7}, 8, 3},
-		{store.EventsReadStreamParams{Stream: "s", UpToVersion: 4}, 1, 4},
-		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 2, UpToVersion: 5}, 3, 3},
-		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 2, Limit: 2}, 3, 2},
-		{store.EventsReadStreamParams{Stream: "missing"}, 0, 0},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}}, 1, 10},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, AfterVersion: 7}, 8, 3},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, UpToVersion: 4}, 1, 4},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, AfterVersion: 2, UpToVersion: 5}, 3, 3},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, AfterVersion: 2, Limit: 2}, 3, 2},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "missing"}}, 0, 0},
 		// Each event's data is 7 bytes: a byte bound stops after the event
 		// that reaches it, and never returns less than one event.
-		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 20}, 1, 3},
-		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 7}, 1, 1},
-		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 1}, 1, 1},
-		{store.EventsReadStreamParams{Stream: "s", AfterVersion: 8, MaxBytes: 1}, 9, 1},
-		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 1 << 20, Limit: 4}, 1, 4},
-		{store.EventsReadStreamParams{Stream: "s", MaxBytes: 1 << 20}, 1, 10},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, MaxBytes: 20}, 1, 3},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, MaxBytes: 7}, 1, 1},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, MaxBytes: 1}, 1, 1},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, AfterVersion: 8, MaxBytes: 1}, 9, 1},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, MaxBytes: 1 << 20, Limit: 4}, 1, 4},
+		{store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "s"}, MaxBytes: 1 << 20}, 1, 10},
 	}
 	for _, c := range cases {
 		got, err := x.EventsReadStream(ctx, &c.p)
@@ -293,13 +294,13 @@ func testReadAllInPositionOrder(t *testing.T, d store.Driver) {
 
 func testStatePutAndGet(t *testing.T, d store.Driver) {
 	x := d.Executor()
-	k := store.StateKey{Domain: "user", Resource: "user", ID: "u1"}
+	k := store.StateKey{Tenant: "acme", Domain: "user", Resource: "user", ID: "u1"}
 	if _, err := x.StateGet(ctx, &k); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("get of a missing state: %v", err)
 	}
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	r, err := x.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(`{"v":1}`), Version: 1, ETag: "e1",
-		Tenant: "acme", By: "alice", Now: t0})
+		By: "alice", Now: t0})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +309,7 @@ func testStatePutAndGet(t *testing.T, d store.Driver) {
 	}
 	t1 := t0.Add(time.Hour)
 	if _, err := x.StatePut(ctx, &store.StatePutParams{StateKey: k, Data: []byte(`{"v":2}`), Version: 3,
-		ExpectedVersion: 1, ETag: "e3", Tenant: "ignored", By: "bob", Now: t1}); err != nil {
+		ExpectedVersion: 1, ETag: "e3", By: "bob", Now: t1}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := x.StateGet(ctx, &k)
@@ -364,7 +365,7 @@ func testTransactionCommitsTogether(t *testing.T, d store.Driver) {
 		t.Fatal(err)
 	}
 	// Inside the transaction its own writes are visible.
-	if v, err := tx.StreamVersion(ctx, "s"); err != nil || v != 2 {
+	if v, err := tx.StreamVersion(ctx, store.StreamKey{Stream: "s"}); err != nil || v != 2 {
 		t.Fatalf("version inside tx %d %v", v, err)
 	}
 	if _, err := tx.StateGet(ctx, &k); err != nil {
@@ -377,7 +378,7 @@ func testTransactionCommitsTogether(t *testing.T, d store.Driver) {
 		t.Fatal(err)
 	}
 	x := d.Executor()
-	if v, _ := x.StreamVersion(ctx, "s"); v != 2 {
+	if v, _ := x.StreamVersion(ctx, store.StreamKey{Stream: "s"}); v != 2 {
 		t.Fatalf("committed events missing: version %d", v)
 	}
 	if _, err := x.StateGet(ctx, &k); err != nil {
@@ -399,7 +400,7 @@ func testTransactionRollsBackTogether(t *testing.T, d store.Driver) {
 		t.Fatal(err)
 	}
 	// A failed statement inside the transaction does not end it.
-	if _, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: "s", ExpectedVersion: 0, Events: newEvents("z", 1)}); !errors.Is(err, store.ErrVersionConflict) {
+	if _, err := tx.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "s"}, ExpectedVersion: 0, Events: newEvents("z", 1)}); !errors.Is(err, store.ErrVersionConflict) {
 		t.Fatalf("conflict inside tx: %v", err)
 	}
 	if err := tx.Rollback(ctx); err != nil {
@@ -409,7 +410,7 @@ func testTransactionRollsBackTogether(t *testing.T, d store.Driver) {
 		t.Fatalf("second rollback: %v", err)
 	}
 	x := d.Executor()
-	if v, _ := x.StreamVersion(ctx, "s"); v != 0 {
+	if v, _ := x.StreamVersion(ctx, store.StreamKey{Stream: "s"}); v != 0 {
 		t.Fatalf("rolled back events kept: version %d", v)
 	}
 	if _, err := x.StateGet(ctx, &k); !errors.Is(err, store.ErrNotFound) {
@@ -444,7 +445,7 @@ func testSavepoints(t *testing.T, d store.Driver) {
 	}
 	// A savepoint after a failed statement still works.
 	sp3, _ := tx.Savepoint(ctx)
-	if _, err := tx.EventsAppend(ctx, &store.EventsAppendParams{Stream: "kept", ExpectedVersion: 0, Events: newEvents("x", 1)}); !errors.Is(err, store.ErrVersionConflict) {
+	if _, err := tx.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "kept"}, ExpectedVersion: 0, Events: newEvents("x", 1)}); !errors.Is(err, store.ErrVersionConflict) {
 		t.Fatalf("conflict: %v", err)
 	}
 	if err := sp3.Rollback(ctx); err != nil {
@@ -454,10 +455,10 @@ func testSavepoints(t *testing.T, d store.Driver) {
 		t.Fatal(err)
 	}
 	x := d.Executor()
-	if v, _ := x.StreamVersion(ctx, "kept"); v != 2 {
+	if v, _ := x.StreamVersion(ctx, store.StreamKey{Stream: "kept"}); v != 2 {
 		t.Fatalf("kept stream at %d, want 2", v)
 	}
-	if v, _ := x.StreamVersion(ctx, "undone"); v != 0 {
+	if v, _ := x.StreamVersion(ctx, store.StreamKey{Stream: "undone"}); v != 0 {
 		t.Fatalf("rolled back savepoint kept %d events", v)
 	}
 }
@@ -504,13 +505,13 @@ func testConcurrentAppendsToOneStream(t *testing.T, d store.Driver) {
 		go func() {
 			defer wg.Done()
 			for a := 0; a < attempts; a++ {
-				v, err := x.StreamVersion(ctx, "hot")
+				v, err := x.StreamVersion(ctx, store.StreamKey{Stream: "hot"})
 				if err != nil {
 					t.Error(err)
 					return
 				}
 				id := fmt.Sprintf("w%d-a%d", w, a)
-				_, err = x.EventsAppend(ctx, &store.EventsAppendParams{Stream: "hot", ExpectedVersion: v,
+				_, err = x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "hot"}, ExpectedVersion: v,
 					Events: []store.NewEvent{{ID: id, Type: "t", Data: []byte(`{}`)}}})
 				if errors.Is(err, store.ErrVersionConflict) {
 					continue
@@ -527,7 +528,7 @@ func testConcurrentAppendsToOneStream(t *testing.T, d store.Driver) {
 		}()
 	}
 	wg.Wait()
-	got, err := x.EventsReadStream(ctx, &store.EventsReadStreamParams{Stream: "hot"})
+	got, err := x.EventsReadStream(ctx, &store.EventsReadStreamParams{StreamKey: store.StreamKey{Stream: "hot"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +552,7 @@ func testClosedDriver(t *testing.T, d store.Driver) {
 	if _, err := d.Begin(ctx); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("begin after close: %v", err)
 	}
-	if _, err := d.Executor().EventsAppend(ctx, &store.EventsAppendParams{Stream: "s", Events: newEvents("s", 1)}); !errors.Is(err, store.ErrClosed) {
+	if _, err := d.Executor().EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "s"}, Events: newEvents("s", 1)}); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 	if _, err := d.Executor().StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: "1"}); !errors.Is(err, store.ErrClosed) {
@@ -691,11 +692,11 @@ func ids(evs []*store.Event) []string {
 // "agg-<id>" and its state.
 func command(id string, expected int64, n int, idemKey string) *store.CommandWrite {
 	c := &store.CommandWrite{
-		Append: &store.EventsAppendParams{Stream: "agg-" + id, ExpectedVersion: expected,
+		Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "agg-" + id}, ExpectedVersion: expected,
 			Events: newEvents(fmt.Sprintf("%s-at-%d-%d", id, expected, time.Now().UnixNano()), n)},
 		State: &store.StatePutParams{StateKey: store.StateKey{Domain: "d", Resource: "r", ID: id},
 			Data: []byte(fmt.Sprintf(`{"v":%d}`, expected+int64(n))), Version: expected + int64(n),
-			ExpectedVersion: expected, ETag: fmt.Sprint("e", expected+int64(n)), Tenant: "t", By: "u"},
+			ExpectedVersion: expected, ETag: fmt.Sprint("e", expected+int64(n)), By: "u"},
 	}
 	if idemKey != "" {
 		c.Idempotency = &store.IdempotencyRecord{IdempotencyKey: store.IdempotencyKey{Scope: "s", Key: idemKey},
@@ -737,13 +738,13 @@ func testCommitCommands(t *testing.T, d store.Driver) {
 	}
 	x := d.Executor()
 	for stream, v := range map[string]int64{"agg-a": 1, "agg-b": 3, "agg-c": 0, "agg-d": 1} {
-		if got, _ := x.StreamVersion(ctx, stream); got != v {
+		if got, _ := x.StreamVersion(ctx, store.StreamKey{Stream: stream}); got != v {
 			t.Errorf("%s at version %d, want %d", stream, got, v)
 		}
 	}
 	for id, v := range map[string]int64{"a": 1, "b": 3, "d": 1} {
 		rec, err := x.StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: id})
-		if err != nil || rec.Version != v || !jsonEqual(rec.Data, fmt.Sprintf(`{"v":%d}`, v)) || rec.Tenant != "t" {
+		if err != nil || rec.Version != v || !jsonEqual(rec.Data, fmt.Sprintf(`{"v":%d}`, v)) {
 			t.Errorf("state %s: %+v %v", id, rec, err)
 		}
 	}
