@@ -45,7 +45,7 @@ func (h *Host) Events(ctx context.Context, caller abi.Caller, domain, resource, 
 		return nil, err
 	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
-		StreamKey: store.StreamKey{Tenant: caller.Tenant, Stream: Stream(domain, resource, id)},
+		StreamKey:    store.StreamKey{Tenant: caller.Tenant, Stream: Stream(domain, resource, id)},
 		AfterVersion: after, Limit: limit, MaxBytes: maxBytes})
 	if err != nil {
 		return nil, err
