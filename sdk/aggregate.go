@@ -32,7 +32,9 @@ type Action[S any] struct {
 	Payload *Schema
 	// Handle checks invariants against state and emits events. Returning a
 	// *DomainError refuses the command (422), an *InvalidError rejects the
-	// payload (400), any other error fails it (500).
+	// payload (400), any other error fails it (500). The Call, the state and
+	// the payload (which aliases the request) are only valid during the
+	// call: the domain reuses them for the next command.
 	Handle func(c *Call, state *S, payload jsonlite.Value) error
 }
 
@@ -45,8 +47,16 @@ type Event struct {
 }
 
 // Applier folds one event into the state. Appliers must be deterministic:
-// replay runs them again and must reach the same state.
+// replay runs them again and must reach the same state. The state and the
+// event's data are only valid during the call.
 type Applier[S any] func(state *S, e Event) error
+
+// applier is an Applier and the event type it is registered for, which
+// replayed events, whose types alias the request, take as theirs.
+type applier[S any] struct {
+	eventType string
+	fn        Applier[S]
+}
 
 // Aggregate holds the actions and appliers of one state model S. P is *S and
 // is inferred: sdk.NewAggregate[User](domain, "user").
@@ -58,8 +68,11 @@ type Aggregate[S any, P interface {
 	resources []string
 	state     *Schema
 	actions   []Action[S]
-	appliers  map[string]Applier[S]
+	appliers  map[string]applier[S]
 	order     []string
+	// current is the state of the command or replay in progress, reused
+	// from call to call: allocations are dear inside WebAssembly.
+	current S
 }
 
 // NewAggregate adds an aggregate to d. Its state is stored under the given
@@ -71,7 +84,7 @@ func NewAggregate[S any, P interface {
 	if len(resources) == 0 {
 		resources = []string{name}
 	}
-	a := &Aggregate[S, P]{name: name, resources: resources, appliers: map[string]Applier[S]{}}
+	a := &Aggregate[S, P]{name: name, resources: resources, appliers: map[string]applier[S]{}}
 	d.aggregates = append(d.aggregates, a)
 	return a
 }
@@ -93,7 +106,7 @@ func (a *Aggregate[S, P]) Apply(eventType string, fn Applier[S]) *Aggregate[S, P
 	if _, ok := a.appliers[eventType]; !ok {
 		a.order = append(a.order, eventType)
 	}
-	a.appliers[eventType] = fn
+	a.appliers[eventType] = applier[S]{eventType, fn}
 	return a
 }
 
@@ -108,35 +121,29 @@ func (a *Aggregate[S, P]) info() aggregateInfo {
 	return info
 }
 
-func (a *Aggregate[S, P]) owns(resource string) bool { return contains(a.resources, resource) }
+func (a *Aggregate[S, P]) resourceNames() []string { return a.resources }
 
-func (a *Aggregate[S, P]) hasAction(name string) bool { return a.action(name) != nil }
+func (a *Aggregate[S, P]) hasAction(name []byte) bool { return a.action(name) != nil }
 
-func (a *Aggregate[S, P]) action(name string) *Action[S] {
+func (a *Aggregate[S, P]) action(name []byte) *Action[S] {
 	for i := range a.actions {
-		if a.actions[i].Name == name {
+		if string(name) == a.actions[i].Name {
 			return &a.actions[i]
 		}
 	}
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// loadState decodes a state document; nil or empty means the zero state.
-func (a *Aggregate[S, P]) loadState(doc []byte) (*S, error) {
-	s := new(S)
+// loadState decodes a state document into the aggregate's reused state;
+// nil or empty means the zero state.
+func (a *Aggregate[S, P]) loadState(doc []byte, x *jsonlite.Index) (*S, error) {
+	var zero S
+	s := &a.current
+	*s = zero
 	if len(doc) == 0 {
 		return s, nil
 	}
-	v, err := jsonlite.Parse(doc)
+	v, err := x.Parse(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -147,51 +154,81 @@ func (a *Aggregate[S, P]) loadState(doc []byte) (*S, error) {
 }
 
 func (a *Aggregate[S, P]) fold(s *S, e Event) error {
-	fn, ok := a.appliers[e.Type]
+	ap, ok := a.appliers[e.Type]
 	if !ok {
 		return errors.New("aggregate " + a.name + " has no applier for event " + e.Type)
 	}
-	return fn(s, e)
+	return ap.fn(s, e)
 }
 
-func (a *Aggregate[S, P]) handle(cmd *abi.Command, res *abi.Result) {
-	act := a.action(cmd.Name)
-	if !contains(act.Resources, cmd.Resource) {
+// applierFor finds the applier of a replayed event's type. It compares the
+// type with each registered one rather than index the map with it: TinyGo
+// would copy the type into a string for the lookup.
+func (a *Aggregate[S, P]) applierFor(eventType []byte) (applier[S], bool) {
+	for _, t := range a.order {
+		if string(eventType) == t {
+			return a.appliers[t], true
+		}
+	}
+	return applier[S]{}, false
+}
+
+// foldCurrent folds an event a handler emits into the state of the command
+// in progress.
+func (a *Aggregate[S, P]) foldCurrent(e Event) error { return a.fold(&a.current, e) }
+
+func (a *Aggregate[S, P]) handle(c *Call, res *abi.Result) {
+	cmd := c.cmd
+	act := a.action(cmd.name)
+	resource, found := "", false
+	for _, r := range act.Resources {
+		if string(cmd.resource) == r {
+			resource, found = r, true
+			break
+		}
+	}
+	if !found {
 		res.Status, res.Error = abi.StatusUnknownCommand, abi.Error{Code: "unknown-command",
-			Message: "command " + cmd.Name + " does not apply to resource " + cmd.Resource}
+			Message: "command " + act.Name + " does not apply to resource " + string(cmd.resource)}
 		return
 	}
-	if !act.New && cmd.Version == 0 {
+	if !act.New && cmd.version == 0 {
 		res.Status, res.Error = abi.StatusDomainError, abi.Error{Code: "not-found",
-			Message: cmd.Resource + " " + cmd.AggregateID + " does not exist"}
+			Message: resource + " " + string(cmd.aggregateID) + " does not exist"}
 		return
 	}
-	if act.New && cmd.Version != 0 {
+	if act.New && cmd.version != 0 {
 		res.Status, res.Error = abi.StatusDomainError, abi.Error{Code: "already-exists",
-			Message: cmd.Resource + " " + cmd.AggregateID + " already exists"}
+			Message: resource + " " + string(cmd.aggregateID) + " already exists"}
 		return
 	}
-	state, err := a.loadState(cmd.State)
+	state, err := a.loadState(cmd.state, &c.buf.stateDoc)
 	if err != nil {
 		res.Status, res.Error = abi.StatusFailed, abi.Error{Code: "state-unreadable", Message: err.Error()}
 		return
 	}
 	payload := jsonlite.Value{}
-	if len(cmd.Payload) > 0 {
-		if payload, err = jsonlite.Parse(cmd.Payload); err != nil {
+	if len(cmd.payload) > 0 {
+		if payload, err = c.buf.payload.Parse(cmd.payload); err != nil {
 			res.Status, res.Error = abi.StatusInvalid, abi.Error{Code: "invalid-payload", Message: err.Error()}
 			return
 		}
 	}
-	c := &Call{cmd: cmd, evtKey: act.EvtKey, version: cmd.Version}
-	c.fold = func(e Event) error { return a.fold(state, e) }
+	c.name, c.resource, c.evtKey, c.version = act.Name, resource, act.EvtKey, cmd.version
+	c.agg = a
 	if err := act.Handle(c, state, payload); err != nil {
 		res.Status, res.Error = errorStatus(err)
 		return
 	}
 	res.Events = c.events
 	res.Response = c.response
-	res.State = jsonlite.Marshal(P(state))
+	if len(c.events) == 0 && len(cmd.state) > 0 {
+		// Nothing happened: the state is the one the host sent, which
+		// loadState has just validated.
+		res.State = cmd.state
+		return
+	}
+	res.State = write(&c.buf.w, &c.buf.state, P(state))
 }
 
 func errorStatus(err error) (abi.Status, abi.Error) {
@@ -206,23 +243,30 @@ func errorStatus(err error) (abi.Status, abi.Error) {
 	return abi.StatusFailed, abi.Error{Code: "handler-failed", Message: err.Error()}
 }
 
-func (a *Aggregate[S, P]) apply(req *abi.ApplyRequest, res *abi.ApplyResult) {
-	state, err := a.loadState(req.State)
+func (a *Aggregate[S, P]) apply(req *applyRequest, res *abi.ApplyResult, buf *buffers) {
+	state, err := a.loadState(req.state, &buf.stateDoc)
 	if err != nil {
 		res.Status, res.Error = abi.StatusFailed, abi.Error{Code: "state-unreadable", Message: err.Error()}
 		return
 	}
-	for _, ev := range req.Events {
-		data, err := jsonlite.Parse(ev.Data)
+	for i := range req.events {
+		ev := &req.events[i]
+		data, err := buf.event.Parse(ev.data)
 		if err != nil {
 			res.Status, res.Error = abi.StatusInvalid, abi.Error{Code: "event-unreadable",
-				Message: "event " + ev.Type + ": " + err.Error()}
+				Message: "event " + string(ev.typ) + ": " + err.Error()}
 			return
 		}
-		if err := a.fold(state, Event{Type: ev.Type, Data: data, Version: ev.Version, Time: ev.Time}); err != nil {
+		ap, ok := a.applierFor(ev.typ)
+		if !ok {
+			res.Status, res.Error = abi.StatusFailed, abi.Error{Code: "apply-failed",
+				Message: "aggregate " + a.name + " has no applier for event " + string(ev.typ)}
+			return
+		}
+		if err := ap.fn(state, Event{Type: ap.eventType, Data: data, Version: ev.version, Time: ev.time}); err != nil {
 			res.Status, res.Error = abi.StatusFailed, abi.Error{Code: "apply-failed", Message: err.Error()}
 			return
 		}
 	}
-	res.State = jsonlite.Marshal(P(state))
+	res.State = write(&buf.w, &buf.state, P(state))
 }

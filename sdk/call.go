@@ -10,32 +10,86 @@ import (
 )
 
 // Call is one command being decided: what the host said about it, and what
-// the handler has emitted so far.
+// the handler has emitted so far. A Call, like the state and payload a
+// handler gets, is only valid during the handler's call: the domain reuses
+// it for the next command.
 type Call struct {
-	cmd      *abi.Command
-	evtKey   string
-	version  int64
-	events   []abi.Event
+	cmd     *command
+	evtKey  string
+	version int64
+	events  []abi.Event
+	// response aliases the domain's buffer, like the events' data.
 	response []byte
 	ids      uint32
-	fold     func(Event) error
+	agg      aggregate // folds events into the state
+	buf      *buffers
+	// The action's name and the resource, as the aggregate spells them (the
+	// request's copies alias it).
+	name, resource string
+	// Strings made on first request.
+	id, aggregateID string
+	caller          abi.Caller
+	made            uint8 // which of them: madeID, madeAggregateID, madeCaller
+}
+
+const (
+	madeID = 1 << iota
+	madeAggregateID
+	madeCaller
+)
+
+// buffers are the storage a domain reuses from command to command for the
+// JSON it writes: one buffer per event, the response and the state.
+type buffers struct {
+	events   [][]byte
+	response []byte
+	state    []byte
+	w        jsonlite.Writer // for events
+	rw       jsonlite.Writer // for responses, which handlers write between events
+	// The indexes of the documents handlers and appliers read.
+	payload, stateDoc, event jsonlite.Index
+}
+
+// write writes e with w into *buf's storage, keeps what it grew to for the
+// next time and returns the bytes written.
+func write(w *jsonlite.Writer, buf *[]byte, e jsonlite.Encoder) []byte {
+	w.ResetTo(*buf)
+	e.EncodeJSON(w)
+	*buf = w.Bytes()
+	return *buf
 }
 
 // CommandID returns the command's unique id.
-func (c *Call) CommandID() string { return c.cmd.ID }
+func (c *Call) CommandID() string {
+	if c.made&madeID == 0 {
+		c.id, c.made = string(c.cmd.id), c.made|madeID
+	}
+	return c.id
+}
 
 // Command returns the command's name.
-func (c *Call) Command() string { return c.cmd.Name }
+func (c *Call) Command() string { return c.name }
 
 // Resource returns the addressed resource.
-func (c *Call) Resource() string { return c.cmd.Resource }
+func (c *Call) Resource() string { return c.resource }
 
 // AggregateID returns the addressed aggregate's id (host generated for New
 // commands).
-func (c *Call) AggregateID() string { return c.cmd.AggregateID }
+func (c *Call) AggregateID() string {
+	if c.made&madeAggregateID == 0 {
+		c.aggregateID, c.made = string(c.cmd.aggregateID), c.made|madeAggregateID
+	}
+	return c.aggregateID
+}
 
 // Caller returns who sent the command.
-func (c *Call) Caller() abi.Caller { return c.cmd.Caller }
+func (c *Call) Caller() abi.Caller {
+	if c.made&madeCaller == 0 {
+		decodeCaller(c.cmd.caller, &c.caller) // checked when the envelope was read
+		c.made |= madeCaller
+	}
+	return c.caller
+}
 
 // Version returns the aggregate's version: what it was when the command
 // arrived plus the events emitted since.
@@ -43,19 +97,17 @@ func (c *Call) Version() int64 { return c.version }
 
 // Now returns the command's time. It is the guest's only clock: replays and
 // retries see the same time.
-func (c *Call) Now() time.Time { return time.Unix(0, c.cmd.Time).UTC() }
+func (c *Call) Now() time.Time { return time.Unix(0, c.cmd.time).UTC() }
 
 // NewID returns a new UUID-shaped id, derived from the command id and a
 // counter so that deciding the same command again gives the same ids.
 func (c *Call) NewID() string {
 	c.ids++
-	var buf [4]byte
-	binary.BigEndian.PutUint32(buf[:], c.ids)
-	h := sha256.New()
-	h.Write([]byte(c.cmd.ID))
-	h.Write(buf[:])
-	var sum [32]byte
-	u := h.Sum(sum[:0])[:16]
+	var in [64]byte
+	b := append(in[:0], c.cmd.id...)
+	b = binary.BigEndian.AppendUint32(b, c.ids)
+	sum := sha256.Sum256(b)
+	u := sum[:16]
 	u[6] = u[6]&0x0f | 0x80 // version 8: custom
 	u[8] = u[8]&0x3f | 0x80 // RFC 9562 variant
 	return formatUUID(u)
@@ -63,34 +115,53 @@ func (c *Call) NewID() string {
 
 func formatUUID(u []byte) string {
 	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
+	var out [36]byte
+	n := 0
 	for i, b := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
+			out[n] = '-'
+			n++
 		}
-		out = append(out, hex[b>>4], hex[b&0xf])
+		out[n], out[n+1] = hex[b>>4], hex[b&0xf]
+		n += 2
 	}
-	return string(out)
+	return string(out[:])
 }
 
 // Emit emits the action's event (its EvtKey) with data and folds it into the
 // state at once.
 func (c *Call) Emit(data jsonlite.Encoder) error { return c.EmitEvent(c.evtKey, data) }
 
+// emptyObject is the data of an event emitted without any.
+var emptyObject = []byte("{}")
+
 // EmitEvent emits an event of the given type and folds it into the state.
 func (c *Call) EmitEvent(eventType string, data jsonlite.Encoder) error {
-	raw := []byte("{}")
+	raw := emptyObject
 	if data != nil {
-		raw = jsonlite.Marshal(data)
+		n := len(c.events)
+		if n == len(c.buf.events) {
+			c.buf.events = append(c.buf.events, nil)
+		}
+		raw = write(&c.buf.w, &c.buf.events[n], data)
 	}
 	// The applier reads the event exactly as it will be stored, so folding
-	// now and replaying later cannot disagree.
-	v, err := jsonlite.Parse(raw)
+	// now and replaying later cannot disagree. The writer vouches for what
+	// it wrote itself; only bytes a handler passed to Raw, or calls that did
+	// not form one document, are parsed again.
+	var v jsonlite.Value
+	var err error
+	if data != nil {
+		v, err = c.buf.w.Document()
+	} else {
+		v, err = jsonlite.Parse(raw)
+	}
 	if err != nil {
 		return err
 	}
+	v = c.buf.event.Attach(v)
 	c.version++
-	if err := c.fold(Event{Type: eventType, Data: v, Version: c.version, Time: c.cmd.Time}); err != nil {
+	if err := c.agg.foldCurrent(Event{Type: eventType, Data: v, Version: c.version, Time: c.cmd.time}); err != nil {
 		c.version--
 		return err
 	}
@@ -100,7 +171,9 @@ func (c *Call) EmitEvent(eventType string, data jsonlite.Encoder) error {
 
 // Respond sets the JSON the command answers with. Without it the host
 // answers with the new state.
-func (c *Call) Respond(data jsonlite.Encoder) { c.response = jsonlite.Marshal(data) }
+func (c *Call) Respond(data jsonlite.Encoder) {
+	c.response = write(&c.buf.rw, &c.buf.response, data)
+}
 
 // Log writes a message to the host's log, tagged with the command.
 func (c *Call) Log(level abi.LogLevel, msg string) { currentHost.Log(level, msg) }

@@ -23,19 +23,22 @@ type Domain struct {
 	// The envelopes of the call in progress live here rather than on the
 	// stack, where they would escape (the aggregate is an interface) and cost
 	// an allocation each: allocations are dear inside WebAssembly.
-	cmd   abi.Command
+	cmd   command
+	call  Call
 	res   abi.Result
-	apReq abi.ApplyRequest
+	apReq applyRequest
 	apRes abi.ApplyResult
+	buf   buffers
 }
 
 // aggregate is what Domain needs of an Aggregate, whatever its state type.
 type aggregate interface {
 	info() aggregateInfo
-	owns(resource string) bool
-	hasAction(name string) bool
-	handle(cmd *abi.Command, res *abi.Result)
-	apply(req *abi.ApplyRequest, res *abi.ApplyResult)
+	resourceNames() []string
+	hasAction(name []byte) bool
+	handle(c *Call, res *abi.Result)
+	foldCurrent(e Event) error
+	apply(req *applyRequest, res *abi.ApplyResult, buf *buffers)
 }
 
 // aggregateInfo is what the manifest says of an aggregate.
@@ -136,19 +139,23 @@ func (d *Domain) Manifest() []byte {
 
 // Handle decides the command in the abi.Command envelope in and returns an
 // abi.Result envelope. The result aliases a buffer the domain reuses: it is
-// valid until the next call of Handle or Apply.
+// valid until the next call of Handle or Apply. So is everything a handler
+// is given: in is read in place, not copied.
 func (d *Domain) Handle(in []byte) []byte {
-	d.cmd, d.res = abi.Command{}, abi.Result{}
+	d.res = abi.Result{}
 	cmd, res := &d.cmd, &d.res
-	if err := cmd.Decode(in); err != nil {
+	if err := cmd.decode(in); err != nil {
 		res.Status = abi.StatusInvalid
 		res.Error = abi.Error{Code: "malformed-envelope", Message: "command envelope: " + err.Error()}
-	} else if a := d.aggregateFor(cmd.Name, cmd.Resource); a == nil {
+	} else if a := d.aggregateFor(cmd.name, cmd.resource); a == nil {
 		res.Status = abi.StatusUnknownCommand
 		res.Error = abi.Error{Code: "unknown-command",
-			Message: "domain " + d.name + " has no command " + cmd.Name + " on resource " + cmd.Resource}
+			Message: "domain " + d.name + " has no command " + string(cmd.name) + " on resource " + string(cmd.resource)}
 	} else {
-		a.handle(cmd, res)
+		// The events' slice is reused; the previous result, which aliased
+		// it, has been encoded.
+		d.call = Call{cmd: cmd, events: d.call.events[:0], buf: &d.buf}
+		a.handle(&d.call, res)
 	}
 	d.out.Reset()
 	res.Encode(&d.out)
@@ -158,34 +165,34 @@ func (d *Domain) Handle(in []byte) []byte {
 // Apply folds the events of the abi.ApplyRequest envelope in into its state
 // and returns an abi.ApplyResult envelope, valid until the next call.
 func (d *Domain) Apply(in []byte) []byte {
-	d.apReq, d.apRes = abi.ApplyRequest{}, abi.ApplyResult{}
+	d.apRes = abi.ApplyResult{}
 	req, res := &d.apReq, &d.apRes
-	if err := req.Decode(in); err != nil {
+	if err := req.decode(in); err != nil {
 		res.Status = abi.StatusInvalid
 		res.Error = abi.Error{Code: "malformed-envelope", Message: "apply envelope: " + err.Error()}
-	} else if a := d.aggregateOwning(req.Resource); a == nil {
+	} else if a := d.aggregateOwning(req.resource); a == nil {
 		res.Status = abi.StatusUnknownCommand
-		res.Error = abi.Error{Code: "unknown-resource", Message: "domain " + d.name + " has no resource " + req.Resource}
+		res.Error = abi.Error{Code: "unknown-resource", Message: "domain " + d.name + " has no resource " + string(req.resource)}
 	} else {
-		a.apply(req, res)
+		a.apply(req, res, &d.buf)
 	}
 	d.out.Reset()
 	res.Encode(&d.out)
 	return d.out.Bytes()
 }
 
-func (d *Domain) aggregateFor(command, resource string) aggregate {
+func (d *Domain) aggregateFor(command, resource []byte) aggregate {
 	for _, a := range d.aggregates {
-		if a.hasAction(command) && a.owns(resource) {
+		if a.hasAction(command) && containsBytes(a.resourceNames(), resource) {
 			return a
 		}
 	}
 	return nil
 }
 
-func (d *Domain) aggregateOwning(resource string) aggregate {
+func (d *Domain) aggregateOwning(resource []byte) aggregate {
 	for _, a := range d.aggregates {
-		if a.owns(resource) {
+		if containsBytes(a.resourceNames(), resource) {
 			return a
 		}
 	}

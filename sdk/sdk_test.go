@@ -3,6 +3,7 @@ package sdk_test
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -176,5 +177,115 @@ func TestFoldReplays(t *testing.T) {
 	res, _ = d.Fold(&abi.ApplyRequest{Resource: "nope"})
 	if res.Status != abi.StatusUnknownCommand {
 		t.Fatalf("unknown resource: %+v", res)
+	}
+}
+
+// echo emits events whose data handlers build in ways the writer cannot
+// vouch for, and reports what the Call knows of the command.
+func echoDomain() *sdk.Domain {
+	d := sdk.NewDomain("echo", sdk.Meta{Revision: 1})
+	a := sdk.NewAggregate[counter](d, "echo")
+	a.Apply("said", func(c *counter, e sdk.Event) error { c.N += e.Data.Get("n").Int(); return nil })
+	emit := func(name string, data jsonlite.Encoder) sdk.Action[counter] {
+		return sdk.Action[counter]{Name: name, EvtKey: "said", New: true,
+			Handle: func(c *sdk.Call, s *counter, p jsonlite.Value) error { return c.Emit(data) }}
+	}
+	a.Action(emit("raw", raw(`{"n": 2}`)))
+	a.Action(emit("bad-raw", raw(`{"n":`)))
+	a.Action(emit("no-key", encoderFunc(func(w *jsonlite.Writer) { w.BeginObject().Int(1).EndObject() })))
+	a.Action(emit("unclosed", encoderFunc(func(w *jsonlite.Writer) { w.BeginObject().Key("n").Int(1) })))
+	a.Action(sdk.Action[counter]{Name: "several", EvtKey: "said", New: true,
+		Handle: func(c *sdk.Call, s *counter, p jsonlite.Value) error {
+			for i := int64(1); i <= 3; i++ {
+				if err := c.Emit(by{i * 100}); err != nil { // {"by":...}: adds nothing
+					return err
+				}
+				if err := c.Emit(encoderFunc(func(w *jsonlite.Writer) {
+					w.BeginObject().Key("n").Int(i).Key("pad").String(strings.Repeat("x", int(i)*50)).EndObject()
+				})); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	a.Action(sdk.Action[counter]{Name: "who", Resources: []string{"echo"},
+		Handle: func(c *sdk.Call, s *counter, p jsonlite.Value) error {
+			caller := c.Caller()
+			c.Respond(encoderFunc(func(w *jsonlite.Writer) {
+				w.BeginObject().Key("id").String(c.CommandID()).Key("command").String(c.Command()).
+					Key("resource").String(c.Resource()).Key("aggregate").String(c.AggregateID()).
+					Key("user").String(caller.UserID).Key("tenant").String(caller.Tenant).Key("roles").Strings(caller.Roles).
+					Key("version").Int(c.Version()).Key("now").Int(c.Now().UnixNano()).EndObject()
+			}))
+			return nil
+		}})
+	return d
+}
+
+type encoderFunc func(w *jsonlite.Writer)
+
+func (f encoderFunc) EncodeJSON(w *jsonlite.Writer) { f(w) }
+
+func TestEmitChecksWhatTheWriterCannotVouchFor(t *testing.T) {
+	d := echoDomain()
+	res := decide(t, d, abi.Command{Name: "raw", Resource: "echo"})
+	if res.Status != abi.StatusOK || string(res.Events[0].Data) != `{"n": 2}` || string(res.State) != `{"n":2}` {
+		t.Fatalf("raw: %+v", res)
+	}
+	for _, name := range []string{"bad-raw", "no-key", "unclosed"} {
+		res := decide(t, d, abi.Command{Name: name, Resource: "echo"})
+		if res.Status != abi.StatusFailed || res.Error.Code != "handler-failed" || len(res.Events) != 0 {
+			t.Errorf("%s: %+v", name, res)
+		}
+	}
+}
+
+func TestEventsKeepTheirOwnData(t *testing.T) {
+	d := echoDomain()
+	for round := 0; round < 2; round++ { // the second round reuses the first's buffers
+		res := decide(t, d, abi.Command{Name: "several", Resource: "echo"})
+		if res.Status != abi.StatusOK || len(res.Events) != 6 || string(res.State) != `{"n":6}` {
+			t.Fatalf("%+v", res)
+		}
+		for i, ev := range res.Events {
+			var want string
+			if n := i/2 + 1; i%2 == 0 {
+				want = `{"by":` + strconv.Itoa(n*100) + `}`
+			} else {
+				want = `{"n":` + strconv.Itoa(n) + `,"pad":"` + strings.Repeat("x", n*50) + `"}`
+			}
+			if string(ev.Data) != want {
+				t.Fatalf("event %d: %s, want %s", i, ev.Data, want)
+			}
+		}
+	}
+}
+
+func TestCallReadsTheCommand(t *testing.T) {
+	d := echoDomain()
+	res := decide(t, d, abi.Command{ID: "cmd-9", Name: "who", Resource: "echo", AggregateID: "e-1", Version: 3, Time: 42,
+		Caller: abi.Caller{UserID: "ann", Tenant: "acme", Roles: []string{"admin", "ops"}}, State: []byte(`{"n":1}`)})
+	want := `{"id":"cmd-9","command":"who","resource":"echo","aggregate":"e-1","user":"ann","tenant":"acme","roles":["admin","ops"],"version":3,"now":42}`
+	if res.Status != abi.StatusOK || string(res.Response) != want {
+		t.Fatalf("%+v\n%s", res, res.Response)
+	}
+}
+
+func TestStateWithoutEvents(t *testing.T) {
+	d := newDomain()
+	// Nothing emitted: the state comes back as the host sent it.
+	state := " {\"n\" : 10}\n"
+	res := decide(t, d, abi.Command{Name: "ids", Resource: "tally", State: []byte(state), Version: 4})
+	if res.Status != abi.StatusOK || len(res.Events) != 0 || string(res.State) != state {
+		t.Fatalf("%+v", res)
+	}
+	// A new aggregate that nothing happened to has the zero state, which the
+	// host needs as valid JSON.
+	d2 := sdk.NewDomain("quiet", sdk.Meta{Revision: 1})
+	sdk.NewAggregate[counter](d2, "quiet").Action(sdk.Action[counter]{Name: "nothing", New: true,
+		Handle: func(c *sdk.Call, s *counter, p jsonlite.Value) error { return nil }})
+	res = decide(t, d2, abi.Command{Name: "nothing", Resource: "quiet"})
+	if res.Status != abi.StatusOK || string(res.State) != `{"n":0}` {
+		t.Fatalf("%+v", res)
 	}
 }
