@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/host"
 )
 
@@ -14,21 +15,7 @@ import (
 // Its build needs npm's AssemblyScript (npm ci in its directory); CI has it.
 func TestAssemblyScriptPlugin(t *testing.T) {
 	dir := filepath.Join("..", "plugins", "examples", "counter-as")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "asc")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI builds the AssemblyScript plugin: run npm ci in plugins/examples/counter-as")
-		}
-		t.Skip("AssemblyScript is not installed: npm ci in plugins/examples/counter-as")
-	}
-	build := exec.Command("npm", "run", "--silent", "build")
-	build.Dir = dir
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building: %v\n%s", err, out)
-	}
-	wasm, err := os.ReadFile(filepath.Join(dir, "build", "counter.wasm"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	wasm := counterAS(t)
 	e := bareEnv(t, nil)
 	p, err := e.host.Load(ctx, "counter-as.wasm", wasm)
 	if err != nil {
@@ -48,5 +35,63 @@ func TestAssemblyScriptPlugin(t *testing.T) {
 	replayed, err := e.host.StateAt(ctx, nobody, "tally", "counter", created.ID, 2)
 	if err != nil || string(replayed) != `{"n":5}` {
 		t.Fatalf("state at version 2: %s %v", replayed, err)
+	}
+}
+
+// counterAS builds the AssemblyScript example once per test binary.
+func counterAS(t testing.TB) []byte {
+	t.Helper()
+	dir := filepath.Join("..", "plugins", "examples", "counter-as")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".bin", "asc")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI builds the AssemblyScript plugin: run npm ci in plugins/examples/counter-as")
+		}
+		t.Skip("AssemblyScript is not installed: npm ci in plugins/examples/counter-as")
+	}
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if wasm, ok := built["counter-as"]; ok {
+		return wasm
+	}
+	build := exec.Command("npm", "run", "--silent", "build")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building: %v\n%s", err, out)
+	}
+	wasm, err := os.ReadFile(filepath.Join(dir, "build", "counter.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built["counter-as"] = wasm
+	return wasm
+}
+
+// BenchmarkGuestCallAssemblyScript is one add command decided by the
+// AssemblyScript counter, whose own work is a few hundred nanoseconds: what
+// is left is the host's cost per guest call (encoding the envelope into the
+// guest, the call, decoding the answer). fuel=off shows what metering adds.
+func BenchmarkGuestCallAssemblyScript(b *testing.B) {
+	wasm := counterAS(b)
+	for _, unmetered := range []bool{false, true} {
+		name := "fuel=on"
+		if unmetered {
+			name = "fuel=off"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := bareEnv(b, func(c *host.Config) { c.Unmetered = unmetered })
+			p, err := e.host.Load(ctx, "counter-as.wasm", wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			cmd := &abi.Command{ID: "cmd-1", Domain: "tally", Name: "add", Resource: "counter", AggregateID: "c-1",
+				Payload: []byte(`{"by":2}`), State: []byte(`{"n":40}`), Version: 3, Time: 1}
+			b.ReportAllocs()
+			for b.Loop() {
+				res, err := p.Handle(ctx, cmd)
+				if err != nil || res.Status != abi.StatusOK {
+					b.Fatal(err, res)
+				}
+			}
+		})
 	}
 }
