@@ -47,6 +47,7 @@ func Exercise(t *testing.T, open Open) {
 		{"FeedWaitsForLateCommits (needs ConcurrentWriters)", testFeedWaitsForLateCommits},
 		{"ClosedDriver", testClosedDriver},
 		{"TenantsAreSeparate", testTenantsAreSeparate},
+		{"APIKeys", testAPIKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
