@@ -6,6 +6,7 @@ require (
 	fluvius.dev/fluvius/abi v0.0.0
 	fluvius.dev/fluvius/sdk v0.0.0-00010101000000-000000000000
 	github.com/gofiber/fiber/v2 v2.52.15
+	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/google/uuid v1.6.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/tetratelabs/wazero v1.12.0
