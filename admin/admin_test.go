@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 
 	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/auth"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/internal/wasmbuild"
 	"fluvius.dev/fluvius/store"
@@ -115,7 +116,9 @@ func startServerWith(t testing.TB, where string, hostMod func(*host.Config), adm
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := admin.Options{Logger: log, BodyLimit: 64 << 10}
+	// The tests speak for their callers through the headers a trusted
+	// proxy would set, unless adminMod configures authentication.
+	opts := admin.Options{Logger: log, BodyLimit: 64 << 10, Auth: &auth.Authenticator{TrustProxyHeaders: true}}
 	if adminMod != nil {
 		adminMod(&opts)
 	}
@@ -454,7 +457,7 @@ func TestTenantsOverHTTP(t *testing.T) { onDrivers(t, testTenantsOverHTTP) }
 
 func testTenantsOverHTTP(t *testing.T, fresh func() string) {
 	s := startServer(t, fresh())
-	acme, globex := []string{"X-Fluvius-Tenant", "acme"}, []string{"X-Fluvius-Tenant", "globex"}
+	acme, globex := []string{"X-Fluvius-User", "ann", "X-Fluvius-Tenant", "acme"}, []string{"X-Fluvius-User", "bob", "X-Fluvius-Tenant", "globex"}
 	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@acme.com","name":"Ann"}`, acme...).want(t, 201).body["id"].(string)
 	for _, target := range []string{id, "no-such-id"} {
 		missing := s.do(t, "GET", "/user.user/"+target, "", globex...).problem(t, 404, "aggregate-not-found")

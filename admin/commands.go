@@ -23,7 +23,7 @@ func (s *Server) command(c *fiber.Ctx) error {
 				"send the payload as application/json, not "+ct)
 		}
 	}
-	caller, err := s.auth(c)
+	caller, err := s.authenticate(c)
 	if err != nil {
 		return err
 	}

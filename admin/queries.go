@@ -31,7 +31,7 @@ func (s *Server) query(c *fiber.Ctx) error {
 		return err
 	}
 	// Reads are the caller's: they see the caller's tenant only.
-	caller, err := s.auth(c)
+	caller, err := s.authenticate(c)
 	if err != nil {
 		return err
 	}

@@ -4,37 +4,25 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/auth"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store"
 )
 
-// Authenticator turns a request into the caller a command runs as. An error
-// is answered as it is (return a problem with 401 for bad credentials).
-type Authenticator func(c *fiber.Ctx) (abi.Caller, error)
-
-// TrustedHeaders reads the caller from X-Fluvius-User, X-Fluvius-Tenant and
-// X-Fluvius-Roles (comma separated). It trusts the client, so use it only
-// behind a proxy that authenticates and sets these headers, or on a laptop.
-func TrustedHeaders(c *fiber.Ctx) (abi.Caller, error) {
-	caller := abi.Caller{UserID: c.Get("X-Fluvius-User"), Tenant: c.Get("X-Fluvius-Tenant")}
-	for _, r := range strings.Split(c.Get("X-Fluvius-Roles"), ",") {
-		if r = strings.TrimSpace(r); r != "" {
-			caller.Roles = append(caller.Roles, r)
-		}
-	}
-	return caller, nil
-}
 
 // Options configure the HTTP layer.
 type Options struct {
 	Logger *slog.Logger
-	// Authenticate builds the caller; nil uses TrustedHeaders.
-	Authenticate Authenticator
+	// Auth authenticates callers; nil lets every caller in anonymously
+	// (development mode, headers ignored).
+	Auth *auth.Authenticator
+	// APIKeys keeps the API keys the management API creates and revokes;
+	// nil leaves that part of the management API out.
+	APIKeys store.APIKeyStore
 	// BodyLimit bounds request bodies in bytes; 0 means 1 MiB.
 	BodyLimit int
 	// EventsPageBytes ends an events page after the event whose data
@@ -46,7 +34,8 @@ type Options struct {
 type Server struct {
 	host *host.Host
 	app  *fiber.App
-	auth Authenticator
+	auth *auth.Authenticator
+	keys store.APIKeyStore
 	log  *slog.Logger
 	// pageBytes bounds an events page by its events' data.
 	pageBytes int
@@ -57,8 +46,8 @@ func New(h *host.Host, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	if opts.Authenticate == nil {
-		opts.Authenticate = TrustedHeaders
+	if opts.Auth == nil {
+		opts.Auth = &auth.Authenticator{}
 	}
 	if opts.BodyLimit <= 0 {
 		opts.BodyLimit = 1 << 20
@@ -66,7 +55,7 @@ func New(h *host.Host, opts Options) *Server {
 	if opts.EventsPageBytes <= 0 {
 		opts.EventsPageBytes = 1 << 20
 	}
-	s := &Server{host: h, auth: opts.Authenticate, log: opts.Logger, pageBytes: opts.EventsPageBytes}
+	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, log: opts.Logger, pageBytes: opts.EventsPageBytes}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fluvius",
 		DisableStartupMessage: true,
@@ -82,6 +71,11 @@ func New(h *host.Host, opts Options) *Server {
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/_meta", s.listDomains)
 	s.app.Get("/_meta/:domain", s.describeDomain)
+	if s.keys != nil {
+		s.app.Post("/_admin/api-keys", s.createAPIKey)
+		s.app.Get("/_admin/api-keys", s.listAPIKeys)
+		s.app.Delete("/_admin/api-keys/:id", s.revokeAPIKey)
+	}
 	s.app.Post("/*", s.command)
 	s.app.Get("/*", s.query)
 	s.app.Use(func(c *fiber.Ctx) error {

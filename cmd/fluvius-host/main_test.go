@@ -195,3 +195,24 @@ func TestPluginInitBuildTest(t *testing.T) {
 		t.Fatal("testing a missing module succeeded")
 	}
 }
+
+// Development mode (no authentication) is refused on a listener others can
+// reach, unless asked for; a JWT secret too short to be safe stops the start.
+func TestServeRefusesUnsafeAuthentication(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--listen", "0.0.0.0:0"}, "--insecure-dev"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--jwt-secret", "short"}, "secret"},
+	} {
+		args := append(c.args, "--data-dir", t.TempDir())
+		err := run(context.Background(), args, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error saying %q", c.args, err, c.want)
+		}
+	}
+	if !loopback("127.0.0.1:8080") || !loopback("[::1]:80") || !loopback("localhost:1") || loopback(":8080") || loopback("0.0.0.0:1") {
+		t.Error("loopback() misjudges an address")
+	}
+}

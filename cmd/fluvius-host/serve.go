@@ -17,6 +17,7 @@ import (
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store"
 )
 
 type serveFlags struct {
@@ -29,6 +30,7 @@ type serveFlags struct {
 	guestTimeout time.Duration
 	fuel         int64
 	maxInstances int
+	auth         authFlags
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -44,6 +46,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&f.guestTimeout, "guest-timeout", 10*time.Second, "longest a host service (a state read) may take for a plugin; fuel bounds the plugin's own code")
 	fs.Int64Var(&f.fuel, "fuel", 0, "fuel budget of one plugin call in metering units; 0 means the default (1<<34)")
 	fs.IntVar(&f.maxInstances, "max-instances", 0, "instances per plugin; 0 means twice the CPUs")
+	f.auth.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -92,6 +95,15 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	keys, ok := st.(store.APIKeyStore)
+	if !ok {
+		return fmt.Errorf("the %s store keeps no API keys", storeName)
+	}
+	authn, closeAuth, err := f.auth.build(ctx, f.listen, keys, log)
+	if err != nil {
+		return err
+	}
+	defer closeAuth()
 	h, err := host.New(ctx, host.Config{
 		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
 		GuestTimeout: f.guestTimeout, Fuel: f.fuel, MaxInstances: f.maxInstances,
@@ -111,7 +123,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := admin.New(h, admin.Options{Logger: log})
+	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(plugins), "startup", time.Since(start).Round(time.Millisecond))
 	served := make(chan error, 1)
