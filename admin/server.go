@@ -13,7 +13,6 @@ import (
 	"fluvius.dev/fluvius/store"
 )
 
-
 // Options configure the HTTP layer.
 type Options struct {
 	Logger *slog.Logger
