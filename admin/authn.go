@@ -29,7 +29,18 @@ func credentials(c *fiber.Ctx) auth.Request {
 // authenticate returns the request's caller, or the 401 to answer.
 func (s *Server) authenticate(c *fiber.Ctx) (abi.Caller, error) {
 	caller, err := s.auth.Authenticate(c.UserContext(), credentials(c))
+	if err == nil {
+		c.Locals(callerKey{}, caller) // for the error log
+	}
 	return caller, s.authError(c, err)
+}
+
+type callerKey struct{}
+
+// callerOf returns the caller authenticated for the request, if any.
+func callerOf(c *fiber.Ctx) abi.Caller {
+	caller, _ := c.Locals(callerKey{}).(abi.Caller)
+	return caller
 }
 
 // administrator returns the caller of a management request: credentials

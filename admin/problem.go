@@ -73,7 +73,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			e := host.AsError(err)
 			p = Problem{Status: kindStatus[e.Kind], Code: e.Code, Detail: e.Message, Details: e.Details}
 			if e.Kind == host.KindInternal {
-				log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", e.Code, "err", err)
+				caller := callerOf(c)
+				log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", e.Code,
+					"user", caller.UserID, "tenant", caller.Tenant, "err", err)
 			}
 		}
 		status, body := p.render()

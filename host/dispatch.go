@@ -342,7 +342,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 			Message: fmt.Sprintf("every instance of the %s plugin is busy and %d calls are waiting; retry later", p.Domain(), h.cfg.MaxWaitingPerPlugin), Err: err}
 	}
 	if err != nil {
-		return nil, h.guestFailure(p, spec.Name, err)
+		return nil, h.guestFailure(p, spec.Name, cmd.Caller, err)
 	}
 	if err := statusError(p, spec, res); err != nil {
 		return nil, err
@@ -351,7 +351,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		return nil, err
 	}
 	if err := checkResult(p, res); err != nil {
-		return nil, h.guestFailure(p, spec.Name, err)
+		return nil, h.guestFailure(p, spec.Name, cmd.Caller, err)
 	}
 	body := commandBody{ID: cmd.AggregateID, Resource: cmd.Resource, Data: res.Response, Events: []EventView{}}
 	if body.Data == nil {
@@ -490,8 +490,9 @@ func checkResult(p *Plugin, res *abi.Result) error {
 
 // guestFailure logs what went wrong inside a plugin and returns the 500 a
 // client sees. The host itself carries on.
-func (h *Host) guestFailure(p *Plugin, command string, err error) error {
-	h.cfg.Logger.Error("plugin failed", "domain", p.Domain(), "command", command, "sha256", p.id[:12], "err", err)
+func (h *Host) guestFailure(p *Plugin, command string, caller abi.Caller, err error) error {
+	h.cfg.Logger.Error("plugin failed", "domain", p.Domain(), "command", command, "sha256", p.id[:12],
+		"user", caller.UserID, "tenant", caller.Tenant, "err", err)
 	if errors.Is(err, errFuelExhausted) {
 		return &Error{Kind: KindInternal, Code: "plugin-fuel-exhausted",
 			Message: fmt.Sprintf("the %s plugin ran out of fuel while handling %s (a budget of %d units)", p.Domain(), command, p.budget), Err: err}

@@ -114,10 +114,10 @@ func (h *Host) StateAt(ctx context.Context, caller abi.Caller, domain, resource,
 	}
 	res, err := p.Apply(ctx, &req)
 	if err != nil {
-		return nil, h.guestFailure(p, "apply", err)
+		return nil, h.guestFailure(p, "apply", caller, err)
 	}
 	if res.Status != abi.StatusOK {
-		return nil, h.guestFailure(p, "apply", fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message))
+		return nil, h.guestFailure(p, "apply", caller, fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message))
 	}
 	return res.State, nil
 }
