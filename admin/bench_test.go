@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/store/postgres"
 	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
@@ -113,5 +115,56 @@ func BenchmarkPostgresNaiveInsert(b *testing.B) {
 				return err
 			})
 		})
+	}
+}
+
+// BenchmarkHTTPUpdates is updates over HTTP, each client on aggregates of
+// its own (64 per client, in turn): the path where the host's state cache
+// saves a store read per command. cache=off is the same without it.
+func BenchmarkHTTPUpdates(b *testing.B) {
+	for _, driver := range []string{"sqlite", "postgres"} {
+		for _, clients := range []int{1, 32} {
+			for _, cache := range []bool{true, false} {
+				b.Run(fmt.Sprintf("%s/clients=%d/cache=%v", driver, clients, cache), func(b *testing.B) {
+					where := b.TempDir()
+					if driver == "postgres" {
+						where = pgtest.URL(b)
+					}
+					s := startServerWith(b, where, func(c *host.Config) {
+						if !cache {
+							c.StateCacheItems = -1
+						}
+					}, nil)
+					client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+					defer client.CloseIdleConnections()
+					ids := make([]string, clients*64)
+					for i := range ids {
+						res, err := client.Post(s.url+"/user:create-user/user/:new", "application/json",
+							strings.NewReader(fmt.Sprintf(`{"email":"u%d@example.com","name":"User"}`, i)))
+						if err != nil {
+							b.Fatal(err)
+						}
+						var created struct{ ID string }
+						json.NewDecoder(res.Body).Decode(&created)
+						res.Body.Close()
+						ids[i] = created.ID
+					}
+					load(b, clients, func(n int64) error {
+						id := ids[int(n)%len(ids)]
+						res, err := client.Post(s.url+"/user:update-user/user/"+id, "application/json",
+							strings.NewReader(fmt.Sprintf(`{"name":"User %d"}`, n)))
+						if err != nil {
+							return err
+						}
+						io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if res.StatusCode != http.StatusOK {
+							return fmt.Errorf("status %d", res.StatusCode)
+						}
+						return nil
+					})
+				})
+			}
+		}
 	}
 }

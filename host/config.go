@@ -84,6 +84,12 @@ type Config struct {
 	// one plugin; past it a command is refused (KindUnavailable,
 	// plugin-busy) instead of queueing without bound. 0 means 256.
 	MaxWaitingPerPlugin int
+	// StateCacheItems and StateCacheBytes bound the cache of state records
+	// this host wrote last, which saves a store read per command on an
+	// aggregate it served recently; 0 means 10,000 records and 64 MiB, and
+	// a negative StateCacheItems turns the cache off.
+	StateCacheItems int
+	StateCacheBytes int
 	// MaxQueuePerAggregate bounds the commands one aggregate may have
 	// deciding or waiting on this host; past it a command is refused
 	// (KindUnavailable, aggregate-busy). 0 means 1024.
@@ -154,6 +160,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxWaitingPerPlugin <= 0 {
 		c.MaxWaitingPerPlugin = 256
+	}
+	if c.StateCacheItems == 0 {
+		c.StateCacheItems = 10_000
+	}
+	if c.StateCacheBytes <= 0 {
+		c.StateCacheBytes = 64 << 20
 	}
 	if c.CommitTimeout <= 0 {
 		c.CommitTimeout = 10 * time.Second

@@ -179,6 +179,11 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 			}
 			continue
 		}
+		if err != nil && !errors.Is(err, store.ErrDuplicate) && !isClientError(err) {
+			// A conflict, or a write whose outcome is unknown: the cached
+			// state may be stale.
+			h.states.drop(laneKey(cmd.Caller.Tenant, Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)))
+		}
 		if !errors.Is(err, store.ErrVersionConflict) {
 			return res, err
 		}
@@ -301,7 +306,11 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	var current *store.StateRecord
 	// An id the host has just made up names nothing yet: no need to look.
 	// (Were it ever taken, the append at version 0 would still conflict.)
-	if !cmd.New {
+	cacheKey := laneKey(key.Tenant, stream)
+	if !cmd.New && cmd.IfMatch == "" {
+		current = h.states.get(cacheKey)
+	}
+	if !cmd.New && current == nil {
 		var err error
 		current, err = h.cfg.Store.Executor().StateGet(ctx, &key)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -382,12 +391,23 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 			Data: json.RawMessage(ev.Data), CreatedAt: now})
 	}
 	body.Version, body.ETag = newVersion, etag
-	return h.commit(ctx, &body, spec.New, idem, &store.CommandWrite{
+	res2, err := h.commit(ctx, &body, spec.New, idem, &store.CommandWrite{
 		Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Tenant: key.Tenant, Stream: stream},
 			ExpectedVersion: env.Version, Events: events, Now: now},
 		State: &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
 			ExpectedVersion: env.Version, ETag: etag, By: cmd.Caller.UserID, Now: now},
 	})
+	if err == nil {
+		h.states.put(cacheKey, &store.StateRecord{StateKey: key, Data: res.State, Version: newVersion, ETag: etag})
+	}
+	return res2, err
+}
+
+// isClientError says whether err is an answer to the client (a refusal,
+// not-found, a bad request) rather than a failed write.
+func isClientError(err error) bool {
+	var he *Error
+	return errors.As(err, &he) && he.Kind != KindInternal && he.Kind != KindUnavailable
 }
 
 // commit renders the answer and writes the command through a group

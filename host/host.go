@@ -21,6 +21,7 @@ type Host struct {
 	cache      wazero.CompilationCache
 	committers []*committer
 	lanes      *lanes
+	states     *stateCache
 	nextCommit atomic.Uint64
 	mu         sync.Mutex // serialises loads
 	closed     bool       // under mu
@@ -36,7 +37,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, errors.New("host: Config.Store is required")
 	}
 	cfg = cfg.withDefaults()
-	h := &Host{cfg: cfg, lanes: newLanes(cfg.MaxQueuePerAggregate), mem: memBudget{limit: int64(cfg.HostMemoryPages)},
+	h := &Host{cfg: cfg, lanes: newLanes(cfg.MaxQueuePerAggregate), states: newStateCache(cfg.StateCacheItems, cfg.StateCacheBytes), mem: memBudget{limit: int64(cfg.HostMemoryPages)},
 		stopReaper: make(chan struct{})}
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {

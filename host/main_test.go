@@ -153,3 +153,11 @@ func (e *env) load(t testing.TB, ctx context.Context) *env {
 	}
 	return e
 }
+
+// logger is the logger the env's host was given.
+func (e *env) logger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
