@@ -13,6 +13,13 @@ const (
 	siteBulk                   // subtract the length operand's cost
 	siteGrow                   // subtract memory.grow's page delta's cost
 	siteTrace                  // tests only: before every instruction
+
+	// The call depth: each way a frame ends normally takes one from the
+	// depth counter, which the entry charge (siteCharge of region 0)
+	// adds to.
+	siteLeave      // return, a tail call or a branch that leaves the function
+	siteLeaveIf    // br_if to the function's label: if taken
+	siteLeaveTable // br_table: if the label it picks is the function's
 )
 
 // site is a place in a function body where metering code goes, before the
@@ -20,7 +27,8 @@ const (
 type site struct {
 	at     int
 	kind   siteKind
-	region int // for siteCharge and siteTrace: index into walker.costs
+	label  uint32 // for siteLeaveTable: the function's label there
+	region int    // for siteCharge and siteTrace: index into walker.costs
 }
 
 // unreached is the path length at a point no pass reaches: after br,
@@ -168,7 +176,10 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 		return refused(r, op)
 	case immNone:
 		switch op {
-		case opUnreachable, opReturn:
+		case opReturn:
+			w.leave(at, siteLeave, 0)
+			w.current = unreached
+		case opUnreachable:
 			w.current = unreached
 		case opElse:
 			f := &w.stack[top]
@@ -180,6 +191,9 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 			f := w.stack[top]
 			w.stack = w.stack[:top]
 			switch f.op {
+			case 0:
+				// Falling off the function's final end.
+				w.leave(at, siteLeave, 0)
 			case opBlock:
 				w.current = max(w.current, f.label)
 			case opIf:
@@ -212,11 +226,20 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 		}
 		switch {
 		case op == opBr || op == opBrIf:
+			if idx == uint32(top) {
+				kind := siteLeave
+				if op == opBrIf {
+					kind = siteLeaveIf
+				}
+				w.leave(at, kind, 0)
+			}
 			err = w.branch(idx, top)
 			if op == opBr {
 				w.current = unreached
 			}
 		case op == opReturnCall:
+			// The callee replaces the frame, and counts itself.
+			w.leave(at, siteLeave, 0)
 			w.current = unreached
 		case op >= opLocalGet && op <= opLocalTee && idx >= w.locals:
 			return fmt.Errorf("local %d out of range (%d locals)", idx, w.locals)
@@ -228,11 +251,22 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 		if n, err = r.count(1); err != nil {
 			return err
 		}
+		out := 0 // labels that leave the function
 		for i := 0; i <= n && err == nil; i++ {
 			var l uint32
 			if l, err = r.u32(); err == nil {
 				err = w.branch(l, top)
+				if l == uint32(top) {
+					out++
+				}
 			}
+		}
+		switch out {
+		case 0:
+		case n + 1:
+			w.leave(at, siteLeave, 0)
+		default:
+			w.leave(at, siteLeaveTable, uint32(top))
 		}
 		w.current = unreached
 	case immCallInd:
@@ -240,6 +274,7 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 			_, err = r.u32()
 		}
 		if op == opReturnCallI {
+			w.leave(at, siteLeave, 0)
 			w.current = unreached
 		}
 	case immMemarg:
@@ -274,6 +309,18 @@ func (w *walker) instr(r *reader, op byte, at, top int) error {
 		err = simd(r)
 	}
 	return err
+}
+
+// leave records a way out of the function's frame at the instruction at
+// offset at, unless no pass reaches it: there the depth counter goes down.
+func (w *walker) leave(at int, kind siteKind, label uint32) {
+	if w.current == unreached {
+		return
+	}
+	w.sites = append(w.sites, site{at: at, kind: kind, label: label})
+	if kind != siteLeave {
+		w.needScratch = true
+	}
 }
 
 func (w *walker) bulk(at int, kind siteKind) {

@@ -287,6 +287,7 @@ func TestRandomProgramsNeverOverrunTheirCharges(t *testing.T) {
 		}
 		_, err, used := callWith(t, mod, 20_000, "f")
 		count := int64(mod.ExportedGlobal(meter.TraceCount).Get())
+		depth, maxDepth := mod.ExportedGlobal(meter.TraceDepth).Get(), mod.ExportedGlobal(meter.TraceMaxDepth).Get()
 		if mod.ExportedGlobal(meter.TraceViolation).Get() != 0 {
 			overrun++
 			t.Errorf("seed %d: a pass ran more instructions than it was charged for, after %d", seed, count)
@@ -295,6 +296,13 @@ func TestRandomProgramsNeverOverrunTheirCharges(t *testing.T) {
 			if used < count {
 				t.Errorf("seed %d: %d instructions for %d fuel", seed, count, used)
 			}
+			// Every frame, however it ended, gave its depth back.
+			if depth != 0 {
+				t.Errorf("seed %d: call depth %d after the call returned", seed, int32(depth))
+			}
+		}
+		if maxDepth < 1 || maxDepth > funcs {
+			t.Errorf("seed %d: deepest call %d, of %d functions calling later ones", seed, int32(maxDepth), funcs)
 		}
 		mod.Close(ctx)
 	}

@@ -55,11 +55,36 @@
 // instruction, a count that traps when a pass overruns its charge.
 //
 // After a trap the fuel global is negative: that is how a host tells
-// running out of fuel from a guest's own unreachable. The global starts at
+// running out of fuel from a guest's own unreachable (or from the call
+// depth check's, below, which leaves the fuel as it was). The global starts at
 // Options.StartFuel, the budget of a start function, which runs during
 // instantiation before the host can set the fuel; toolchains that export
 // an initialiser instead (_initialize) need none. The host must not set
 // the fuel negative: a charge could then wrap it around.
+//
+// The call depth is bounded too, as fuel alone would let a recursion of
+// cheap calls go deep: the budget of a call pays for millions of frames,
+// and wazero's compiler grows a guest's stack to about 100 MB before it
+// traps on its own, which a few instances at once make gigabytes. A second
+// added global, a mutable i32 after the fuel global, counts the frames of
+// the module's own functions. Every function entry, after its charge, adds
+// one and traps with unreachable if that makes more than
+// Options.MaxCallDepth. Every way a frame ends normally takes it back,
+// once: return; falling off the function's final end; br to the
+// function's own label, br_if to it when taken, br_table when the label it
+// picks is the function's; and return_call and return_call_indirect, just
+// before the call, as the callee replaces the frame and counts itself. The
+// code that takes it back pushes and pops only its own values, so the
+// results a return or a branch carries stay as they are beneath it; a
+// br_if's condition or a br_table's index is kept in the scratch local to
+// decide, and left on the stack for the branch. Exceptions, the one other
+// way to end a frame, are refused. A trap leaves the count where it was,
+// above zero: the host must discard an instance after any trap, whichever
+// its cause, as it must anyway (the guest's own state is half updated).
+// The global is not exported: no host needs to set it, as every call that
+// returns leaves it as it found it. The bound counts frames, not bytes: a
+// function whose frame keeps thousands of values alive across a call
+// reaches wazero's own limit within the bound.
 //
 // Tables are bounded too: a host allocates a table's elements when it is
 // instantiated, for no fuel, or grows, for little, so a module whose table

@@ -30,7 +30,8 @@ func compiles(wasm []byte) error {
 
 func FuzzRewrite(f *testing.F) {
 	seeds := []wmod{spin(), recurse(), tree(), sum(), fillAndGrow(), features(), globals(), goLoop(),
-		tables(nil, ins(funcref, 0x00, 10)), tables([][]byte{ins("env", "t", 0x01, funcref, 0x01, 2, 50)})}
+		tables(nil, ins(funcref, 0x00, 10)), tables([][]byte{ins("env", "t", 0x01, funcref, 0x01, 2, 50)}),
+		rec(), exitKinds(brTableExit())}
 	for _, m := range seeds {
 		f.Add(m.bytes())
 	}

@@ -34,6 +34,7 @@ const (
 	opEnd         = 0x0b
 	opBr          = 0x0c
 	opBrIf        = 0x0d
+	opBrTable     = 0x0e
 	opReturn      = 0x0f
 	opReturnCall  = 0x12
 	opReturnCallI = 0x13 // return_call_indirect
@@ -48,7 +49,11 @@ const (
 	opI64Const    = 0x42
 	opF32Const    = 0x43
 	opF64Const    = 0x44
+	opI32Eqz      = 0x45
 	opI32LtU      = 0x49
+	opI32GtU      = 0x4b
+	opI32Add      = 0x6a
+	opI32Sub      = 0x6b
 	opI64LtS      = 0x53
 	opI64Add      = 0x7c
 	opI64Sub      = 0x7d

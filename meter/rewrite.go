@@ -7,7 +7,7 @@ import (
 )
 
 // Version changes whenever the rewriting changes; callers key caches by it.
-const Version = 2
+const Version = 3
 
 // FuelGlobal is the export name of the added mutable i64 global.
 const FuelGlobal = "fluvius_fuel"
@@ -25,6 +25,14 @@ const DefaultBulkBytesPerUnit = 64
 // 6000 for the example plugins; a Go program of more than 61440
 // functions needs a larger bound.
 const DefaultMaxTableElements = 65536
+
+// DefaultMaxCallDepth is the MaxCallDepth of a zero Options: far more
+// frames than the toolchains' runtimes use (Go's and AssemblyScript's
+// initialisers and manifests stay within a few dozen), and few enough
+// that an unbounded recursion of small frames traps within a megabyte or
+// so of stack, not the 100 MB wazero's compiler allows. (wazero's
+// interpreter stops at 2000 frames on its own.)
+const DefaultMaxCallDepth = 10_000
 
 // Options tune the cost model and the bounds. The zero value is the one
 // to use unless a host measured otherwise; changing an option changes the
@@ -56,6 +64,13 @@ type Options struct {
 	// returns -1 as the specification allows. 0 means
 	// DefaultMaxTableElements.
 	MaxTableElements uint32
+
+	// MaxCallDepth bounds the frames of the module's own functions on
+	// the call stack: the call that would make it MaxCallDepth+1 traps
+	// with unreachable, however much fuel is left. Host functions do not
+	// count, but the guest functions they call do. 0 means
+	// DefaultMaxCallDepth.
+	MaxCallDepth uint32
 }
 
 // Rewrite returns the module with metering added, or an error that says
@@ -89,7 +104,12 @@ func rewrite(wasm []byte, opts Options, trace tracer) ([]byte, error) {
 	if err := m.checkTables(maxTable); err != nil {
 		return nil, err
 	}
-	e := emitter{m: m, fuel: m.globals(), startFuel: opts.StartFuel, maxTable: maxTable, trace: trace}
+	maxDepth := opts.MaxCallDepth
+	if maxDepth == 0 {
+		maxDepth = DefaultMaxCallDepth
+	}
+	e := emitter{m: m, fuel: m.globals(), depth: m.globals() + 1, startFuel: opts.StartFuel,
+		maxTable: maxTable, maxDepth: maxDepth, trace: trace}
 	e.w = walker{globals: m.globals(), trace: trace != nil}
 	e.setCosts(opts.BulkBytesPerUnit)
 	out := make([]byte, 0, len(wasm)+len(wasm)/4+64)
@@ -133,14 +153,16 @@ type emitter struct {
 	m         *module
 	w         walker
 	fuel      uint32 // index of the fuel global
-	startFuel int64  // its initial value
+	depth     uint32 // index of the call depth global, after it
+	startFuel int64  // the fuel's initial value
 	maxTable  uint32 // the maximum of the defined tables
+	maxDepth  uint32 // the most frames the depth global may count
 	tmp       []byte // one function body at a time
 
 	// trace is nil but in tests, which use it to check the cost model:
-	// then the walker records a siteTrace before every instruction, and
-	// every function gets, after the scratch local, an i64 local per
-	// region.
+	// then the walker records a siteTrace before every instruction, every
+	// function gets, after the scratch local, an i64 local per region,
+	// and the depth global is exported as traceDepth.
 	trace tracer
 
 	shift   int    // bulk length >> shift, when perUnit is a power of two
@@ -170,16 +192,27 @@ func appendSection(out []byte, id byte, count uint32, elems, more []byte) []byte
 	return append(out, more...)
 }
 
-// globalSection appends the global section with the fuel global after the
-// existing ones, so that no index moves. old is the existing elements.
+// globalSection appends the global section with the fuel global and the
+// depth global after the existing ones, so that no index moves. old is the
+// existing elements.
 func (e *emitter) globalSection(out, old []byte, count uint32) []byte {
-	fuel := appendS64([]byte{0x7e, 0x01, opI64Const}, e.startFuel) // mut i64
-	return appendSection(out, secGlobal, count+1, old, append(fuel, opEnd))
+	added := appendS64([]byte{0x7e, 0x01, opI64Const}, e.startFuel) // mut i64
+	added = append(added, opEnd, 0x7f, 0x01, opI32Const, 0, opEnd)  // mut i32 = 0
+	return appendSection(out, secGlobal, count+2, old, added)
 }
+
+// traceDepth is the name under which traced modules (tests only) export
+// the depth global, which Rewrite does not export.
+const traceDepth = "trace_depth"
 
 func (e *emitter) exportSection(out, old []byte, count uint32) []byte {
 	exp := append([]byte{byte(len(FuelGlobal))}, FuelGlobal...)
 	exp = appendU32(append(exp, 0x03), e.fuel)
+	if e.trace != nil {
+		exp = append(append(exp, byte(len(traceDepth))), traceDepth...)
+		exp = appendU32(append(exp, 0x03), e.depth)
+		count++
+	}
 	return appendSection(out, secExport, count+1, old, exp)
 }
 
@@ -256,11 +289,20 @@ func (e *emitter) function(out, body []byte) []byte {
 		switch s.kind {
 		case siteCharge:
 			out = e.charge(out, max(w.costs[s.region], 1))
+			if s.region == 0 {
+				out = e.enter(out)
+			}
 			if e.trace != nil {
 				out = e.trace(out, s, w)
 			}
 		case siteTrace:
 			out = e.trace(out, s, w)
+		case siteLeave:
+			out = e.leave(out)
+		case siteLeaveIf:
+			out = e.leaveIf(out)
+		case siteLeaveTable:
+			out = e.leaveTable(out, body[s.at+1:], s.label)
 		default:
 			out = e.bulk(out, s.kind == siteGrow)
 		}
@@ -312,4 +354,68 @@ func (e *emitter) bulk(out []byte, grow bool) []byte {
 func (e *emitter) check(out []byte) []byte {
 	out = appendU32(append(out, opGlobalGet), e.fuel)
 	return append(out, opI64Const, 0, opI64LtS, opIf, blockEmpty, opUnreachable, opEnd)
+}
+
+// enter counts the function's frame, after the entry charge:
+// depth += 1; if depth > maxDepth trap.
+func (e *emitter) enter(out []byte) []byte {
+	out = appendU32(append(out, opGlobalGet), e.depth)
+	out = append(out, opI32Const, 1, opI32Add, opGlobalSet)
+	out = appendU32(out, e.depth)
+	out = appendU32(append(out, opGlobalGet), e.depth)
+	out = appendS64(append(out, opI32Const), int64(int32(e.maxDepth)))
+	return append(out, opI32GtU, opIf, blockEmpty, opUnreachable, opEnd)
+}
+
+// leave uncounts the frame where it ends: depth -= 1. It pushes and pops
+// only its own values, so that the results a return or a branch carries
+// stay as they are.
+func (e *emitter) leave(out []byte) []byte {
+	out = appendU32(append(out, opGlobalGet), e.depth)
+	out = append(out, opI32Const, 1, opI32Sub, opGlobalSet)
+	return appendU32(out, e.depth)
+}
+
+// leaveIf is leave for a br_if to the function's label, whose condition is
+// on top of the stack, left there: depth -= (cond != 0).
+func (e *emitter) leaveIf(out []byte) []byte {
+	s := e.w.locals
+	out = appendU32(append(out, opLocalTee), s)
+	out = appendU32(append(out, opGlobalGet), e.depth)
+	out = appendU32(append(out, opLocalGet), s)
+	out = append(out, opI32Eqz, opI32Eqz, opI32Sub, opGlobalSet)
+	return appendU32(out, e.depth)
+}
+
+// leaveTable is leave for a br_table of which some labels, not all, are
+// the function's, fn; imm is the code from its label count on. With the
+// index on top of the stack, left there, a br_table of the same index
+// picks between two blocks of its own: one that leaves, one that does
+// not.
+//
+//	local.tee s
+//	block
+//	  block
+//	    local.get s
+//	    br_table (0 where the label is fn, else 1)
+//	  end
+//	  depth -= 1
+//	end
+func (e *emitter) leaveTable(out, imm []byte, fn uint32) []byte {
+	s := e.w.locals
+	out = appendU32(append(out, opLocalTee), s)
+	out = append(out, opBlock, blockEmpty, opBlock, blockEmpty, opLocalGet)
+	out = appendU32(out, s)
+	r := reader{b: imm}
+	n, _ := r.u32() // the walk read them all
+	out = appendU32(append(out, opBrTable), n)
+	for range n + 1 {
+		l, _ := r.u32()
+		if l == fn {
+			out = append(out, 0)
+		} else {
+			out = append(out, 1)
+		}
+	}
+	return append(e.leave(append(out, opEnd)), opEnd)
 }

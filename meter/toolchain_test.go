@@ -122,7 +122,7 @@ func TestToolchainModulesCostModel(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			var count, violation uint64
+			var count, violation, depth, maxDepth uint64
 			// The interpreter: it compiles the traced code much faster.
 			cfg := wazero.NewRuntimeConfigInterpreter().WithCoreFeatures(api.CoreFeaturesV2)
 			_, used, err := runReactorThen(t, cfg, out, 1<<50, func(mod api.Module) {
@@ -131,6 +131,8 @@ func TestToolchainModulesCostModel(t *testing.T) {
 			}, func(mod api.Module) {
 				count = mod.ExportedGlobal(meter.TraceCount).Get()
 				violation = mod.ExportedGlobal(meter.TraceViolation).Get()
+				depth = mod.ExportedGlobal(meter.TraceDepth).Get()
+				maxDepth = mod.ExportedGlobal(meter.TraceMaxDepth).Get()
 			})
 			if violation != 0 {
 				t.Fatalf("a pass ran more instructions than it was charged for (%v)", err)
@@ -138,7 +140,14 @@ func TestToolchainModulesCostModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d units of fuel for %d instructions (%.2f a unit)", used, count, float64(count)/float64(used))
+			t.Logf("%d units of fuel for %d instructions (%.2f a unit), calls %d deep at most",
+				used, count, float64(count)/float64(used), maxDepth)
+			if depth != 0 {
+				t.Errorf("call depth %d after the calls returned", int32(depth))
+			}
+			if maxDepth > meter.DefaultMaxCallDepth/10 {
+				t.Errorf("calls %d deep: within a tenth of DefaultMaxCallDepth no more", maxDepth)
+			}
 		})
 	}
 }
