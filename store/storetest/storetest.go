@@ -48,6 +48,7 @@ func Exercise(t *testing.T, open Open) {
 		{"ClosedDriver", testClosedDriver},
 		{"TenantsAreSeparate", testTenantsAreSeparate},
 		{"APIKeys", testAPIKeys},
+		{"Policies", testPolicies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"fluvius.dev/fluvius/store"
+)
+
+var _ store.PolicyStore = (*Driver)(nil)
+
+func policyArgs(r store.PolicyRule) ([]any, error) {
+	if r.Type == "" || len(r.Values) > 6 {
+		return nil, fmt.Errorf("a policy rule has a type and at most 6 values, not %q %q", r.Type, r.Values)
+	}
+	args := []any{r.Type, "", "", "", "", "", ""}
+	for i, v := range r.Values {
+		args[i+1] = v
+	}
+	return args, nil
+}
+
+// PolicyList implements store.PolicyStore.
+func (d *Driver) PolicyList(ctx context.Context) ([]store.PolicyRule, error) {
+	if d.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := d.pool.Query(ctx, `SELECT ptype, v0, v1, v2, v3, v4, v5 FROM policies ORDER BY ptype, v0, v1, v2, v3, v4, v5`)
+	if err != nil {
+		return nil, fmt.Errorf("listing policies: %w", translate(err))
+	}
+	defer rows.Close()
+	var out []store.PolicyRule
+	for rows.Next() {
+		var t string
+		v := make([]string, 6)
+		if err := rows.Scan(&t, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
+			return nil, err
+		}
+		for len(v) > 0 && v[len(v)-1] == "" {
+			v = v[:len(v)-1]
+		}
+		out = append(out, store.PolicyRule{Type: t, Values: v})
+	}
+	return out, rows.Err()
+}
+
+// PolicyAdd implements store.PolicyStore.
+func (d *Driver) PolicyAdd(ctx context.Context, r store.PolicyRule) error {
+	return d.policyChange(ctx, r, `INSERT INTO policies (ptype, v0, v1, v2, v3, v4, v5) VALUES ($1, $2, $3, $4, $5, $6, $7)`)
+}
+
+// PolicyRemove implements store.PolicyStore.
+func (d *Driver) PolicyRemove(ctx context.Context, r store.PolicyRule) error {
+	return d.policyChange(ctx, r, `DELETE FROM policies
+		WHERE ptype = $1 AND v0 = $2 AND v1 = $3 AND v2 = $4 AND v3 = $5 AND v4 = $6 AND v5 = $7`)
+}
+
+func (d *Driver) policyChange(ctx context.Context, r store.PolicyRule, query string) error {
+	if d.closed.Load() {
+		return store.ErrClosed
+	}
+	args, err := policyArgs(r)
+	if err != nil {
+		return err
+	}
+	what := "changing policy " + r.Type + ", " + strings.Join(r.Values, ", ")
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, translate(err))
+	}
+	defer tx.Rollback(ctx)
+	tag, err := tx.Exec(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, translate(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%s: %w", what, store.ErrNotFound)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE policy_version SET version = version + 1`); err != nil {
+		return fmt.Errorf("%s: %w", what, translate(err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, translate(err))
+	}
+	return nil
+}
+
+// PolicyVersion implements store.PolicyStore.
+func (d *Driver) PolicyVersion(ctx context.Context) (int64, error) {
+	if d.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	var v int64
+	if err := d.pool.QueryRow(ctx, `SELECT version FROM policy_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("reading the policy version: %w", translate(err))
+	}
+	return v, nil
+}
