@@ -25,6 +25,9 @@ type AggregateSpec struct {
 	Name      string   `json:"name"`
 	Resources []string `json:"resources"`
 	State     *Schema  `json:"state,omitempty"`
+	// ReadPolicy, when set, is the permission (object) a caller needs,
+	// with action "read", to read this aggregate's state and events.
+	ReadPolicy string `json:"read_policy,omitempty"`
 }
 
 // CommandSpec is one action of an aggregate.
@@ -37,6 +40,10 @@ type CommandSpec struct {
 	Resources   []string `json:"resources"`
 	New         bool     `json:"new,omitempty"`
 	Payload     *Schema  `json:"payload,omitempty"`
+	// Policy, when set, is the permission (object) a caller needs, with
+	// action "run", to send this command. Without it any authenticated
+	// caller of the aggregate's tenant may.
+	Policy string `json:"policy,omitempty"`
 }
 
 // EventSpec is one event type an aggregate emits and folds.

@@ -33,6 +33,7 @@ var kindStatus = map[host.Kind]int{
 	host.KindPreconditionFailed: http.StatusPreconditionFailed,
 	host.KindUnavailable:        http.StatusServiceUnavailable,
 	host.KindTooLarge:           http.StatusRequestEntityTooLarge,
+	host.KindForbidden:          http.StatusForbidden,
 }
 
 // problemError is an error the HTTP layer itself raises.

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/store"
 )
@@ -22,6 +23,9 @@ type Options struct {
 	// APIKeys keeps the API keys the management API creates and revokes;
 	// nil leaves that part of the management API out.
 	APIKeys store.APIKeyStore
+	// Authz is the authorizer whose policies the management API manages;
+	// nil leaves that part out.
+	Authz *authz.Authorizer
 	// BodyLimit bounds request bodies in bytes; 0 means 1 MiB.
 	BodyLimit int
 	// EventsPageBytes ends an events page after the event whose data
@@ -31,11 +35,12 @@ type Options struct {
 
 // Server is the HTTP API of a host.
 type Server struct {
-	host *host.Host
-	app  *fiber.App
-	auth *auth.Authenticator
-	keys store.APIKeyStore
-	log  *slog.Logger
+	host  *host.Host
+	app   *fiber.App
+	auth  *auth.Authenticator
+	keys  store.APIKeyStore
+	authz *authz.Authorizer
+	log   *slog.Logger
 	// pageBytes bounds an events page by its events' data.
 	pageBytes int
 }
@@ -54,7 +59,7 @@ func New(h *host.Host, opts Options) *Server {
 	if opts.EventsPageBytes <= 0 {
 		opts.EventsPageBytes = 1 << 20
 	}
-	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, log: opts.Logger, pageBytes: opts.EventsPageBytes}
+	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fluvius",
 		DisableStartupMessage: true,
@@ -74,6 +79,12 @@ func New(h *host.Host, opts Options) *Server {
 		s.app.Post("/_admin/api-keys", s.createAPIKey)
 		s.app.Get("/_admin/api-keys", s.listAPIKeys)
 		s.app.Delete("/_admin/api-keys/:id", s.revokeAPIKey)
+	}
+	if s.authz != nil {
+		s.app.Get("/_admin/policies", s.listPolicies)
+		s.app.Post("/_admin/policies", s.changePolicy)
+		s.app.Delete("/_admin/policies", s.changePolicy)
+		s.app.Post("/_admin/policies/test", s.testPolicy)
 	}
 	s.app.Post("/*", s.command)
 	s.app.Get("/*", s.query)

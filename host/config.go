@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"time"
 
+	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -99,8 +100,18 @@ type Config struct {
 	// data. Past them the read is refused (KindTooLarge), not attempted.
 	MaxReplayEvents int
 	MaxReplayBytes  int
+	// Authorizer checks the permissions plugins declare (a command's
+	// Policy, an aggregate's ReadPolicy); nil grants them all. Tenants are
+	// kept apart whatever it says.
+	Authorizer Authorizer
 	// Now is the clock; nil uses time.Now. Tests set it.
 	Now func() time.Time
+}
+
+// Authorizer answers whether a caller may do action on object in its
+// tenant (package authz implements it over Casbin).
+type Authorizer interface {
+	Allowed(caller abi.Caller, object, action string) (bool, error)
 }
 
 func (c Config) withDefaults() Config {

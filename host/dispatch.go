@@ -131,6 +131,10 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	if err := checkID("aggregate id", cmd.AggregateID, maxIDBytes); err != nil {
 		return nil, err
 	}
+	// Before anything is read: a refusal says nothing of the aggregate.
+	if err := h.authorize(cmd.Caller, spec.Policy, "run"); err != nil {
+		return nil, err
+	}
 	if err := checkID("Idempotency-Key", cmd.IdempotencyKey, maxIDBytes); err != nil {
 		return nil, err
 	}
@@ -218,6 +222,21 @@ func validatePayload(v *schema.Validator, command string, payload []byte) error 
 	if len(violations) > 0 {
 		return &Error{Kind: KindInvalid, Code: "invalid-payload",
 			Message: fmt.Sprintf("the payload of %s does not match its schema", command), Details: violations}
+	}
+	return nil
+}
+
+// authorize checks a permission a plugin declares (none: granted).
+func (h *Host) authorize(caller abi.Caller, object, action string) error {
+	if object == "" || h.cfg.Authorizer == nil {
+		return nil
+	}
+	ok, err := h.cfg.Authorizer.Allowed(caller, object, action)
+	if err != nil {
+		return fmt.Errorf("checking permission %s on %s: %w", action, object, err)
+	}
+	if !ok {
+		return errorf(KindForbidden, "forbidden", "permission %s on %s is required", action, object)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ const (
 	KindPreconditionFailed             // 412: If-Match did not match
 	KindUnavailable                    // 503: the host is shutting down or overloaded
 	KindTooLarge                       // 413: the request would read or write more than a bound allows
+	KindForbidden                      // 403: the caller lacks a permission the plugin declares
 )
 
 // Error is a failure with what a client needs to know: a kind, a stable code,

@@ -9,14 +9,19 @@ import (
 	"fluvius.dev/fluvius/store"
 )
 
-// checkResource says whether a domain serves a resource.
-func (h *Host) checkResource(domain, resource string) (*Plugin, error) {
+// checkResource says whether a domain serves a resource and the caller may
+// read it (the aggregate's ReadPolicy).
+func (h *Host) checkResource(caller abi.Caller, domain, resource string) (*Plugin, error) {
 	p := h.Plugin(domain)
 	if p == nil {
 		return nil, errorf(KindNotFound, "unknown-domain", "no domain %q is loaded", domain)
 	}
-	if p.manifest.Aggregate(resource) == nil {
+	agg := p.manifest.Aggregate(resource)
+	if agg == nil {
 		return nil, errorf(KindNotFound, "unknown-resource", "domain %s has no resource %q", domain, resource)
+	}
+	if err := h.authorize(caller, agg.ReadPolicy, "read"); err != nil {
+		return nil, err
 	}
 	return p, nil
 }
@@ -27,7 +32,7 @@ func (h *Host) checkResource(domain, resource string) (*Plugin, error) {
 
 // State returns an aggregate's current state record.
 func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, id string) (*store.StateRecord, error) {
-	if _, err := h.checkResource(domain, resource); err != nil {
+	if _, err := h.checkResource(caller, domain, resource); err != nil {
 		return nil, err
 	}
 	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
@@ -41,7 +46,7 @@ func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, i
 // most limit of them, and no more once their data reaches maxBytes (0: no
 // byte bound; the first event comes whatever its size).
 func (h *Host) Events(ctx context.Context, caller abi.Caller, domain, resource, id string, after int64, limit, maxBytes int) ([]*store.Event, error) {
-	if _, err := h.checkResource(domain, resource); err != nil {
+	if _, err := h.checkResource(caller, domain, resource); err != nil {
 		return nil, err
 	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
@@ -63,7 +68,7 @@ func (h *Host) Events(ctx context.Context, caller abi.Caller, domain, resource, 
 // MaxReplayEvents and MaxReplayBytes: a longer one is refused before any
 // guest sees it, whatever the stream holds.
 func (h *Host) StateAt(ctx context.Context, caller abi.Caller, domain, resource, id string, version int64) ([]byte, error) {
-	p, err := h.checkResource(domain, resource)
+	p, err := h.checkResource(caller, domain, resource)
 	if err != nil {
 		return nil, err
 	}

@@ -144,6 +144,9 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 			}
 			resources[r] = a.Name
 		}
+		if !policyName(a.ReadPolicy) {
+			return nil, fmt.Errorf("aggregate %s: read_policy %q must be printable and at most 200 bytes", a.Name, a.ReadPolicy)
+		}
 		if a.State != nil {
 			if _, err := schema.Compile(a.State, "aggregate "+a.Name+" state"); err != nil {
 				return nil, err
@@ -174,6 +177,9 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 				return nil, fmt.Errorf("command %s: resource %q is not one of aggregate %s's", c.Name, r, c.Aggregate)
 			}
 		}
+		if !policyName(c.Policy) {
+			return nil, fmt.Errorf("command %s: policy %q must be printable and at most 200 bytes", c.Name, c.Policy)
+		}
 		if c.EvtKey != "" && !cm.events[c.EvtKey] {
 			return nil, fmt.Errorf("command %s: evt_key %q is not a declared event (is its applier registered?)", c.Name, c.EvtKey)
 		}
@@ -193,3 +199,6 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 	}
 	return cm, nil
 }
+
+// policyName accepts a permission name a manifest declares ("" for none).
+func policyName(s string) bool { return s == "" || checkID("policy", s, maxIDBytes) == nil }

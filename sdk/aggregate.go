@@ -30,6 +30,10 @@ type Action[S any] struct {
 	// Payload is the schema the host validates the payload against before
 	// the handler runs; nil accepts only an empty object.
 	Payload *Schema
+	// Policy, when set, names the permission a caller needs (action "run")
+	// to send the command, checked by the host before the handler runs.
+	// Without it any authenticated caller of the tenant may.
+	Policy string
 	// Handle checks invariants against state and emits events. Returning a
 	// *DomainError refuses the command (422), an *InvalidError rejects the
 	// payload (400), any other error fails it (500). The Call, the state and
@@ -64,12 +68,13 @@ type Aggregate[S any, P interface {
 	*S
 	State
 }] struct {
-	name      string
-	resources []string
-	state     *Schema
-	actions   []Action[S]
-	appliers  map[string]applier[S]
-	order     []string
+	name       string
+	resources  []string
+	state      *Schema
+	readPolicy string
+	actions    []Action[S]
+	appliers   map[string]applier[S]
+	order      []string
 	// current is the state of the command or replay in progress, reused
 	// from call to call: allocations are dear inside WebAssembly.
 	current S
@@ -92,6 +97,11 @@ func NewAggregate[S any, P interface {
 // StateSchema documents the state model in the manifest.
 func (a *Aggregate[S, P]) StateSchema(s *Schema) *Aggregate[S, P] { a.state = s; return a }
 
+// ReadPolicy makes reading this aggregate's state and events need a grant
+// of the named permission (action "read"), as Fluvius's query resources
+// declare theirs.
+func (a *Aggregate[S, P]) ReadPolicy(name string) *Aggregate[S, P] { a.readPolicy = name; return a }
+
 // Action adds a command.
 func (a *Aggregate[S, P]) Action(act Action[S]) *Aggregate[S, P] {
 	if len(act.Resources) == 0 {
@@ -111,11 +121,11 @@ func (a *Aggregate[S, P]) Apply(eventType string, fn Applier[S]) *Aggregate[S, P
 }
 
 func (a *Aggregate[S, P]) info() aggregateInfo {
-	info := aggregateInfo{name: a.name, resources: a.resources, state: a.state, events: a.order}
+	info := aggregateInfo{name: a.name, resources: a.resources, state: a.state, events: a.order, readPolicy: a.readPolicy}
 	for _, act := range a.actions {
 		info.actions = append(info.actions, actionInfo{
 			name: act.Name, title: act.Title, description: act.Description, evtKey: act.EvtKey,
-			resources: act.Resources, new: act.New, payload: act.Payload,
+			resources: act.Resources, new: act.New, payload: act.Payload, policy: act.Policy,
 		})
 	}
 	return info

@@ -43,18 +43,19 @@ type aggregate interface {
 
 // aggregateInfo is what the manifest says of an aggregate.
 type aggregateInfo struct {
-	name      string
-	resources []string
-	state     *Schema
-	actions   []actionInfo
-	events    []string
+	name       string
+	resources  []string
+	state      *Schema
+	readPolicy string
+	actions    []actionInfo
+	events     []string
 }
 
 type actionInfo struct {
-	name, title, description, evtKey string
-	resources                        []string
-	new                              bool
-	payload                          *Schema
+	name, title, description, evtKey, policy string
+	resources                                []string
+	new                                      bool
+	payload                                  *Schema
 }
 
 // NewDomain declares a domain. Names are lower-case words joined by '-'; the
@@ -96,6 +97,9 @@ func (d *Domain) Manifest() []byte {
 		if info.state != nil {
 			w.Key("state").Value(info.state)
 		}
+		if info.readPolicy != "" {
+			w.Key("read_policy").String(info.readPolicy)
+		}
 		w.EndObject()
 	}
 	w.EndArray()
@@ -117,6 +121,9 @@ func (d *Domain) Manifest() []byte {
 			w.Key("new").Bool(c.new)
 			if c.payload != nil {
 				w.Key("payload").Value(c.payload)
+			}
+			if c.policy != "" {
+				w.Key("policy").String(c.policy)
 			}
 			w.EndObject()
 		}

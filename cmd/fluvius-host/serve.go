@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/store"
 )
@@ -104,7 +105,16 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 	defer closeAuth()
-	h, err := host.New(ctx, host.Config{
+	policies, ok := st.(store.PolicyStore)
+	if !ok {
+		return fmt.Errorf("the %s store keeps no policies", storeName)
+	}
+	az, err := authz.New(ctx, policies, log)
+	if err != nil {
+		return fmt.Errorf("loading policies: %w", err)
+	}
+	defer az.Close()
+	h, err := host.New(ctx, host.Config{Authorizer: az,
 		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
 		GuestTimeout: f.guestTimeout, Fuel: f.fuel, MaxInstances: f.maxInstances,
 	})
@@ -123,7 +133,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys})
+	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(plugins), "startup", time.Since(start).Round(time.Millisecond))
 	served := make(chan error, 1)

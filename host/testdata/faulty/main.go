@@ -98,6 +98,12 @@ func init() {
 		c.Respond(raw(`{"nothing":"happened"}`))
 		return nil
 	})
+	// A vault: opening one needs the permission faulty:open-vault, reading
+	// one faulty.vault; touching things needs nothing.
+	vault := sdk.NewAggregate[thing](domain, "vault").ReadPolicy("faulty.vault")
+	vault.Apply("vault-opened", func(t *thing, e sdk.Event) error { t.N++; return nil })
+	vault.Action(sdk.Action[thing]{Name: "open-vault", EvtKey: "vault-opened", New: true, Policy: "faulty:open-vault",
+		Payload: sdk.Object(), Handle: func(c *sdk.Call, t *thing, p jsonlite.Value) error { return c.Emit(nil) }})
 	sdk.Register(domain)
 }
 

@@ -1,0 +1,76 @@
+package admin_test
+
+import (
+	"testing"
+	"time"
+
+	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/authz"
+	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/store/postgres/pgtest"
+)
+
+const testAdminKey = "an-admin-key-for-the-tests-of-this-package"
+
+// startAuthorized starts a server whose host checks declared permissions
+// against the policies in its store, with the management API on.
+func startAuthorized(t *testing.T, where string) *server {
+	var az *authz.Authorizer
+	return startServerWith(t, where, func(c *host.Config) {
+		var err error
+		if az, err = authz.New(t.Context(), c.Store.(store.PolicyStore), nil); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(az.Close)
+		c.Authorizer = az
+	}, func(o *admin.Options) {
+		o.Auth = &auth.Authenticator{TrustProxyHeaders: true, AdminKey: testAdminKey}
+		o.Authz = az
+	})
+}
+
+// Two hosts share PostgreSQL. A command that declares a permission gets 403
+// naming it; a grant made through one host's management API lets the
+// caller in on the other within a second or so, and its removal there
+// locks it out again here.
+func TestPoliciesAcrossHosts(t *testing.T) {
+	url := pgtest.URL(t)
+	a, b := startAuthorized(t, url), startAuthorized(t, url)
+	kim := []string{"X-Fluvius-User", "kim", "X-Fluvius-Tenant", "acme", "X-Fluvius-Roles", "keeper"}
+	admin := []string{"Authorization", "Bearer " + testAdminKey}
+	open := func(s *server, id string) response {
+		return s.do(t, "POST", "/faulty:open-vault/vault/"+id, `{}`, kim...)
+	}
+	forbidden := open(a, "v1").problem(t, 403, "forbidden")
+	if d := forbidden.body["detail"].(string); d != "permission run on faulty:open-vault is required" {
+		t.Fatalf("403 detail %q", d)
+	}
+	rule := `{"type":"p","values":["role:keeper","acme","faulty:open-vault","run"]}`
+	a.do(t, "POST", "/_admin/policies", rule, kim...).problem(t, 401, "unauthenticated")
+	a.do(t, "POST", "/_admin/policies", rule, admin...).want(t, 201)
+	a.do(t, "POST", "/_admin/policies", rule, admin...).problem(t, 409, "policy-exists")
+	a.do(t, "POST", "/_admin/policies", `{"type":"p","values":["too","few"]}`, admin...).problem(t, 400, "invalid-payload")
+	if got := a.do(t, "POST", "/_admin/policies/test", `{"user":"kim","tenant":"acme","roles":["keeper"],"object":"faulty:open-vault","action":"run"}`,
+		admin...).want(t, 200); got.body["allowed"] != true {
+		t.Fatalf("test: %s", got.raw)
+	}
+	eventually(t, func() bool { return open(b, "v2").status == 201 })
+	b.do(t, "DELETE", "/_admin/policies", rule, admin...).want(t, 204)
+	eventually(t, func() bool { return open(a, "v3").status == 403 })
+	if list := a.do(t, "GET", "/_admin/policies", "", admin...).want(t, 200); len(list.body["policies"].([]any)) != 0 {
+		t.Fatalf("policies left: %s", list.raw)
+	}
+}
+
+func eventually(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("the change did not reach the other host within 3 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
