@@ -72,6 +72,35 @@ type StateGetRequest struct {
 	ID       string // 2
 }
 
+// CanRequest asks fluvius_authz_v1.can whether the command's caller may do
+// Action on Object.
+type CanRequest struct {
+	Action string // 1
+	Object string // 2
+}
+
+// Encode appends the request's encoding to e.
+func (r *CanRequest) Encode(e *Encoder) {
+	e.String(1, r.Action)
+	e.String(2, r.Object)
+}
+
+// Decode reads a permission question.
+func (r *CanRequest) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			r.Action = d.String()
+		case 2:
+			r.Object = d.String()
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
+}
+
 // StateRecord is what fluvius_state_v1.get answers.
 type StateRecord struct {
 	Data    []byte // 1: JSON

@@ -46,6 +46,8 @@ const (
 	ModuleLog = "fluvius_log_v1"
 	// ModuleState gives read access to state records (read models).
 	ModuleState = "fluvius_state_v1"
+	// ModuleAuthz answers permission questions about the command's caller.
+	ModuleAuthz = "fluvius_authz_v1"
 	// ModuleWASI is the WASI preview 1 module. Toolchains import it for their
 	// runtimes; the host provides it with no filesystem, no network, no
 	// environment and a fake clock.
@@ -66,6 +68,10 @@ const (
 	// StateRecord envelope to fetch with take_response; a negative result is
 	// a HostError.
 	FuncStateGet = "get"
+	// FuncCan (fluvius_authz_v1): (ptr i32, len i32) -> i32. The input is a
+	// CanRequest; the result is 1 if the caller of the command being
+	// decided holds the permission, 0 if not, negative on error.
+	FuncCan = "can"
 )
 
 // HostFunctions lists every function the host provides, by module. A guest
@@ -74,6 +80,7 @@ var HostFunctions = map[string][]FuncSig{
 	ModuleCore:  {{Name: FuncTakeResponse, Params: []ValueType{I32, I32}, Results: []ValueType{I32}}},
 	ModuleLog:   {{Name: FuncLogWrite, Params: []ValueType{I32, I32, I32}}},
 	ModuleState: {{Name: FuncStateGet, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}},
+	ModuleAuthz: {{Name: FuncCan, Params: []ValueType{I32, I32}, Results: []ValueType{I32}}},
 }
 
 // ValueType is a WebAssembly value type, spelled as in the text format.

@@ -62,6 +62,30 @@ func testDeclaredPermissions(t *testing.T, driver string) {
 	if rec, err := e.host.State(ctx, abi.Caller{UserID: "kim", Tenant: "acme"}, "faulty", "vault", "v1"); err != nil || rec.Version != 1 {
 		t.Fatalf("kim, auditor of acme by a g rule: %+v %v", rec, err)
 	}
+	// A guest asks a finer question while deciding (Call.Can): for the
+	// command's own caller, in its tenant.
+	ask := func(c abi.Caller) any {
+		_, a := dispatch(t, e.host, host.Command{Domain: "faulty", Name: "can", Resource: "thing", AggregateID: "t-" + c.Tenant,
+			Payload: []byte(`{"action":"approve","object":"faulty:big-amounts"}`), Caller: c})
+		return a.Data["allowed"]
+	}
+	for _, tenant := range []string{"acme", "globex"} {
+		dispatch(t, e.host, host.Command{Domain: "faulty", Name: "create", Resource: "thing", AggregateID: "t-" + tenant,
+			Caller: abi.Caller{Tenant: tenant}})
+	}
+	if got := ask(keeper); got != false {
+		t.Fatalf("Can before the grant: %v", got)
+	}
+	if err := az.Add(ctx, store.PolicyRule{Type: "p", Values: []string{"role:keeper", "acme", "faulty:big-amounts", "approve"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := ask(keeper); got != true {
+		t.Fatalf("Can after the grant: %v", got)
+	}
+	if got := ask(abi.Caller{UserID: "kim", Tenant: "globex", Roles: []string{"keeper"}}); got != false {
+		t.Fatalf("Can in another tenant: %v", got)
+	}
+
 	// Things declare nothing: no grant needed.
 	dispatch(t, e.host, host.Command{Domain: "faulty", Name: "create", Resource: "thing", AggregateID: "t1", Caller: keeper})
 }

@@ -23,6 +23,7 @@ type callState struct {
 	// guest may read. readState is false where no read is allowed (folding
 	// events must depend on the events alone).
 	tenant    string
+	caller    abi.Caller // whose command it is (zero while folding)
 	readState bool
 	pending   []byte // the response take_response hands over
 	// Guest log volume in this call, and lines dropped past the caps.
@@ -79,6 +80,7 @@ func (h *Host) instantiateHostModules(ctx context.Context) error {
 		abi.ModuleCore:  {abi.FuncTakeResponse: takeResponse},
 		abi.ModuleLog:   {abi.FuncLogWrite: h.logWrite},
 		abi.ModuleState: {abi.FuncStateGet: h.stateGet},
+		abi.ModuleAuthz: {abi.FuncCan: h.can},
 	}
 	for module, sigs := range abi.HostFunctions {
 		b := h.rt.NewHostModuleBuilder(module)
@@ -189,4 +191,30 @@ func newRuntimeConfig(cfg Config, cache wazero.CompilationCache) wazero.RuntimeC
 		rc = rc.WithCompilationCache(cache)
 	}
 	return rc
+}
+
+// can: (ptr, len) -> i32. Whether the caller of the command being decided
+// holds a permission: 1 or 0. Folding has no caller (-2).
+func (h *Host) can(ctx context.Context, mod api.Module, stack []uint64) {
+	cs := stateOf(ctx)
+	in, ok := read(mod, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	var req abi.CanRequest
+	if cs == nil || !ok || !cs.readState || req.Decode(in) != nil || req.Action == "" || req.Object == "" {
+		stack[0] = api.EncodeI32(int32(abi.HostErrBadRequest))
+		return
+	}
+	if h.cfg.Authorizer == nil {
+		stack[0] = api.EncodeI32(1) // no authorizer: every permission is granted
+		return
+	}
+	allowed, err := h.cfg.Authorizer.Allowed(cs.caller, req.Object, req.Action)
+	switch {
+	case err != nil:
+		h.cfg.Logger.Warn("guest permission check failed", "domain", cs.plugin.Domain(), "err", err)
+		stack[0] = api.EncodeI32(int32(abi.HostErrUnavailable))
+	case allowed:
+		stack[0] = api.EncodeI32(1)
+	default:
+		stack[0] = api.EncodeI32(0)
+	}
 }

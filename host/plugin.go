@@ -222,7 +222,7 @@ func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode 
 // deadline is returned as an error (and costs the instance); a refusal by
 // the guest is a Result with a non-OK status.
 func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error) {
-	out, err := p.call(ctx, abi.ExportHandle, &callState{tenant: cmd.Caller.Tenant, readState: true}, cmd.Encode)
+	out, err := p.call(ctx, abi.ExportHandle, &callState{tenant: cmd.Caller.Tenant, caller: cmd.Caller, readState: true}, cmd.Encode)
 	if err != nil {
 		return nil, err
 	}

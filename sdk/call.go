@@ -178,6 +178,18 @@ func (c *Call) Respond(data jsonlite.Encoder) {
 // Log writes a message to the host's log, tagged with the command.
 func (c *Call) Log(level abi.LogLevel, msg string) { currentHost.Log(level, msg) }
 
+// Can asks whether the caller of this command holds a permission: action
+// ("run", "read", or one of the domain's own) on object, in the caller's
+// tenant. It is for finer questions than the permission a command
+// declares, asked while deciding (may this clerk approve amounts this
+// large?). A Host without an Authorizer grants everything.
+func (c *Call) Can(action, object string) (bool, error) {
+	if a, ok := currentHost.(Authorizer); ok {
+		return a.Can(action, object)
+	}
+	return true, nil
+}
+
 // ReadState reads a state record of this domain (another aggregate, say),
 // as last committed. found is false if there is none.
 func (c *Call) ReadState(resource, id string) (rec abi.StateRecord, found bool, err error) {

@@ -12,6 +12,11 @@ type Host interface {
 	StateGet(resource, id string) (rec abi.StateRecord, found bool, err error)
 }
 
+// Authorizer is what a Host implements to answer Call.Can.
+type Authorizer interface {
+	Can(action, object string) (bool, error)
+}
+
 var currentHost Host = defaultHost()
 
 // SetHost replaces the host services and returns the previous ones, so a

@@ -18,6 +18,9 @@ func hostLogWrite(level int32, ptr, n uint32)
 //go:wasmimport fluvius_state_v1 get
 func hostStateGet(ptr, n uint32) int64
 
+//go:wasmimport fluvius_authz_v1 can
+func hostCan(ptr, n uint32) int32
+
 // importHost reaches the host through the ABI's host modules.
 type importHost struct{}
 
@@ -62,4 +65,16 @@ func (importHost) StateGet(resource, id string) (abi.StateRecord, bool, error) {
 		return abi.StateRecord{}, false, err
 	}
 	return rec, true, nil
+}
+
+func (importHost) Can(action, object string) (bool, error) {
+	var e abi.Encoder
+	(&abi.CanRequest{Action: action, Object: object}).Encode(&e)
+	req := e.Bytes()
+	n := hostCan(bytesPtr(req), uint32(len(req)))
+	runtime.KeepAlive(req)
+	if n < 0 {
+		return false, abi.HostError(n)
+	}
+	return n == 1, nil
 }

@@ -94,6 +94,18 @@ func init() {
 		c.Respond(raw(`{"said":true}`))
 		return nil
 	})
+	act("can", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		ok, err := c.Can(p.Get("action").Str(), p.Get("object").Str())
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.Respond(raw(`{"allowed":true}`))
+		} else {
+			c.Respond(raw(`{"allowed":false}`))
+		}
+		return nil
+	})
 	act("noop", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
 		c.Respond(raw(`{"nothing":"happened"}`))
 		return nil
