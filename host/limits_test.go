@@ -93,7 +93,12 @@ func TestWaitingForInstancesIsBounded(t *testing.T) {
 	go func() { defer wg.Done(); e.host.Dispatch(ctx, thing("spin", "a")) }() // holds the one instance
 	waitBusy(t, e.host.Plugin("faulty"), 1)
 	go func() { defer wg.Done(); e.host.Dispatch(ctx, thing("touch", "b")) }() // waits
-	time.Sleep(200 * time.Millisecond)
+	for deadline := time.Now().Add(10 * time.Second); e.host.Plugin("faulty").CallsWaiting() != 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("the second command never waited for the instance")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	_, err := e.host.Dispatch(ctx, thing("touch", "c"))
 	wantError(t, err, host.KindUnavailable, "plugin-busy")
 	wg.Wait()

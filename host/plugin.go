@@ -72,6 +72,9 @@ func (p *Plugin) Instances() int { return p.pool.size() }
 // InstancesBusy returns how many of its instances are serving a call now.
 func (p *Plugin) InstancesBusy() int { return max(0, p.pool.size()-len(p.pool.idle)) }
 
+// CallsWaiting returns how many calls are waiting for an instance now.
+func (p *Plugin) CallsWaiting() int { return int(p.pool.waiting.Load()) }
+
 // MemoryPages returns the linear memory its instances hold, in 64 KiB
 // pages, as counted against its budget.
 func (p *Plugin) MemoryPages() int64 { return p.mem.used.Load() }
