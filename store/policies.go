@@ -1,6 +1,9 @@
 package store
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // PolicyRule is one authorization rule as Casbin writes it: a type ("p" for
 // a permission, "g" for a role assignment) and its values.
@@ -21,4 +24,17 @@ type PolicyStore interface {
 	PolicyRemove(ctx context.Context, r PolicyRule) error
 	// PolicyVersion changes whenever the rules change.
 	PolicyVersion(ctx context.Context) (int64, error)
+}
+
+// Row returns the rule as the seven columns drivers store it in: the type,
+// then six values, unused ones empty.
+func (r PolicyRule) Row() ([]any, error) {
+	if r.Type == "" || len(r.Values) > 6 {
+		return nil, fmt.Errorf("a policy rule has a type and at most 6 values, not %q %q", r.Type, r.Values)
+	}
+	row := []any{r.Type, "", "", "", "", "", ""}
+	for i, v := range r.Values {
+		row[i+1] = v
+	}
+	return row, nil
 }

@@ -10,17 +10,6 @@ import (
 
 var _ store.PolicyStore = (*Driver)(nil)
 
-func policyArgs(r store.PolicyRule) ([]any, error) {
-	if r.Type == "" || len(r.Values) > 6 {
-		return nil, fmt.Errorf("a policy rule has a type and at most 6 values, not %q %q", r.Type, r.Values)
-	}
-	args := []any{r.Type, "", "", "", "", "", ""}
-	for i, v := range r.Values {
-		args[i+1] = v
-	}
-	return args, nil
-}
-
 const policyWhere = `ptype = ? AND v0 = ? AND v1 = ? AND v2 = ? AND v3 = ? AND v4 = ? AND v5 = ?`
 
 // PolicyList implements store.PolicyStore.
@@ -66,7 +55,7 @@ func (d *Driver) policyChange(ctx context.Context, r store.PolicyRule, query str
 	if d.closed.Load() {
 		return store.ErrClosed
 	}
-	args, err := policyArgs(r)
+	args, err := r.Row()
 	if err != nil {
 		return err
 	}
