@@ -66,10 +66,10 @@ func TestPoliciesAcrossHosts(t *testing.T) {
 
 func eventually(t *testing.T, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatal("the change did not reach the other host within 3 s")
+			t.Fatal("the change did not reach the other host within 5 s")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -13,9 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
+	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/store/postgres"
 	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
@@ -166,5 +171,66 @@ func BenchmarkHTTPUpdates(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkHTTPAuth is commands over HTTP with authentication and
+// authorization on next to off, in one run: anonymous (development mode),
+// a JWT on every request, and a JWT plus a command that declares a
+// permission the caller's role is granted (faulty's open-vault).
+func BenchmarkHTTPAuth(b *testing.B) {
+	for _, mode := range []string{"off", "jwt", "jwt+policy"} {
+		b.Run(fmt.Sprintf("sqlite/clients=32/%s", mode), func(b *testing.B) {
+			ctx := context.Background()
+			var az *authz.Authorizer
+			verifier, err := auth.NewVerifier(ctx, auth.Config{Secret: []byte(jwtSecret)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer verifier.Close()
+			s := startServerWith(b, b.TempDir(), func(c *host.Config) {
+				if az, err = authz.New(ctx, c.Store.(store.PolicyStore), nil); err != nil {
+					b.Fatal(err)
+				}
+				c.Authorizer = az
+			}, func(o *admin.Options) {
+				if mode != "off" {
+					o.Auth = &auth.Authenticator{JWT: verifier, RequireAuth: true}
+				}
+			})
+			defer az.Close()
+			if err := az.Add(ctx, store.PolicyRule{Type: "p", Values: []string{"role:keeper", "acme", "faulty:open-vault", "run"}}); err != nil {
+				b.Fatal(err)
+			}
+			tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "kim", "tenant": "acme",
+				"roles": []string{"keeper"}, "exp": time.Now().Add(time.Hour).Unix()}).SignedString([]byte(jwtSecret))
+			if err != nil {
+				b.Fatal(err)
+			}
+			path, body := "/user:create-user/user/:new", `{"email":"u@example.com","name":"U"}`
+			if mode == "jwt+policy" {
+				path, body = "/faulty:open-vault/vault/:new", `{}`
+			}
+			const clients = 32
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+			defer client.CloseIdleConnections()
+			load(b, clients, func(n int64) error {
+				req, _ := http.NewRequest("POST", s.url+path, strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				if mode != "off" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				res, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode != http.StatusCreated {
+					return fmt.Errorf("status %d", res.StatusCode)
+				}
+				return nil
+			})
+		})
 	}
 }
