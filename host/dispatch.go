@@ -35,6 +35,10 @@ type Command struct {
 	IfMatch       string
 	CorrelationID string
 	CausationID   string
+
+	// aggregate names the aggregate for the lanes and the state cache
+	// (tenant and stream), made once per command by Dispatch.
+	aggregate string
 }
 
 // CommandResult is a command's outcome.
@@ -99,8 +103,14 @@ type callerView struct {
 // (store.StreamKey pairs the two).
 func Stream(domain, resource, id string) string { return domain + "." + resource + "/" + id }
 
-// laneKey names an aggregate for the lanes: tenant and stream.
-func laneKey(tenant, stream string) string { return tenant + "\x00" + stream }
+// aggregateKey names the command's aggregate for the lanes and the state
+// cache: tenant and stream. It is made once; the id must be set.
+func (c *Command) aggregateKey() string {
+	if c.aggregate == "" {
+		c.aggregate = c.Caller.Tenant + "\x00" + Stream(c.Domain, c.Resource, c.AggregateID)
+	}
+	return c.aggregate
+}
 
 // ETag is a state's entity tag: its version. A version names one state of
 // one aggregate for good (events are immutable and versions never repeat),
@@ -159,7 +169,7 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 	} else {
 		// One command at a time per aggregate on this host: the queue,
 		// not a lost race and a retry, orders them.
-		release, err := h.lanes.acquire(ctx, laneKey(cmd.Caller.Tenant, Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)))
+		release, err := h.lanes.acquire(ctx, cmd.aggregateKey())
 		if errors.Is(err, errLaneFull) {
 			return nil, &Error{Kind: KindUnavailable, Code: "aggregate-busy",
 				Message: fmt.Sprintf("%s %s has %d commands queued already; retry later", cmd.Resource, cmd.AggregateID, h.cfg.MaxQueuePerAggregate), Err: err}
@@ -186,7 +196,7 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 		if err != nil && !errors.Is(err, store.ErrDuplicate) && !isClientError(err) {
 			// A conflict, or a write whose outcome is unknown: the cached
 			// state may be stale.
-			h.states.drop(laneKey(cmd.Caller.Tenant, Stream(cmd.Domain, cmd.Resource, cmd.AggregateID)))
+			h.states.drop(cmd.aggregateKey())
 		}
 		if !errors.Is(err, store.ErrVersionConflict) {
 			return res, err
@@ -325,7 +335,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	var current *store.StateRecord
 	// An id the host has just made up names nothing yet: no need to look.
 	// (Were it ever taken, the append at version 0 would still conflict.)
-	cacheKey := laneKey(key.Tenant, stream)
+	cacheKey := cmd.aggregateKey()
 	if !cmd.New && cmd.IfMatch == "" {
 		current = h.states.get(cacheKey)
 	}
@@ -433,7 +443,11 @@ func isClientError(err error) bool {
 // committer, with the answer under the idempotency key, in one transaction
 // shared with whatever other commands arrived together.
 func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem *store.IdempotencyRecord, write *store.CommandWrite) (*CommandResult, error) {
-	raw := body.appendJSON(make([]byte, 0, 256+len(body.Data)))
+	size := 256 + len(body.Data)
+	for _, ev := range body.Events {
+		size += 192 + len(ev.Data)
+	}
+	raw := body.appendJSON(make([]byte, 0, size))
 	res := &CommandResult{Created: created, AggregateID: body.ID, Version: body.Version, ETag: body.ETag, Body: raw}
 	if write == nil {
 		write = &store.CommandWrite{}
