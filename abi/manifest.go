@@ -28,6 +28,12 @@ type AggregateSpec struct {
 	// ReadPolicy, when set, is the permission (object) a caller needs,
 	// with action "read", to read this aggregate's state and events.
 	ReadPolicy string `json:"read_policy,omitempty"`
+	// Roles maps a role a user may hold on one aggregate (owner, member) to
+	// the top-level state property holding the ids of its holders: a
+	// string or an array of strings. Policies grant to "aggregate:ROLE".
+	Roles map[string]string `json:"roles,omitempty"`
+	// AuthRequired refuses anonymous readers even in development mode.
+	AuthRequired bool `json:"auth_required,omitempty"`
 }
 
 // CommandSpec is one action of an aggregate.
@@ -44,6 +50,8 @@ type CommandSpec struct {
 	// action "run", to send this command. Without it any authenticated
 	// caller of the aggregate's tenant may.
 	Policy string `json:"policy,omitempty"`
+	// AuthRequired refuses anonymous callers even in development mode.
+	AuthRequired bool `json:"auth_required,omitempty"`
 }
 
 // EventSpec is one event type an aggregate emits and folds.

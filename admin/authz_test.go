@@ -74,3 +74,35 @@ func eventually(t *testing.T, ok func() bool) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Roles on one aggregate over HTTP: the owner of a locker may use it, a
+// stranger gets 403 alike for a locker that exists and one that does not;
+// the policy test endpoint answers for aggregate roles; a command that
+// declares auth_required answers an anonymous caller 401 with a challenge,
+// even in development mode.
+func TestAggregateRolesHTTP(t *testing.T) {
+	s := startAuthorized(t, t.TempDir())
+	admin := []string{"Authorization", "Bearer " + testAdminKey}
+	s.do(t, "POST", "/_admin/policies", `{"type":"p","values":["aggregate:owner","*","faulty:use-locker","run"]}`, admin...).want(t, 201)
+	ann := []string{"X-Fluvius-User", "ann", "X-Fluvius-Tenant", "acme"}
+	eve := []string{"X-Fluvius-User", "eve", "X-Fluvius-Tenant", "acme"}
+	id := s.do(t, "POST", "/faulty:open-locker/locker/:new", `{}`, ann...).want(t, 201).body["id"].(string)
+	s.do(t, "POST", "/faulty:use-locker/locker/"+id, `{}`, ann...).want(t, 200)
+	a := s.do(t, "POST", "/faulty:use-locker/locker/"+id, `{}`, eve...).problem(t, 403, "forbidden")
+	b := s.do(t, "POST", "/faulty:use-locker/locker/nothing-here", `{}`, eve...).problem(t, 403, "forbidden")
+	if a.body["detail"] != b.body["detail"] {
+		t.Errorf("refusals differ: %s / %s", a.raw, b.raw)
+	}
+	for held, want := range map[string]bool{`["owner"]`: true, `["member"]`: false, `[]`: false} {
+		got := s.do(t, "POST", "/_admin/policies/test", `{"user":"x","tenant":"acme","aggregate_roles":`+held+
+			`,"object":"faulty:use-locker","action":"run"}`, admin...).want(t, 200)
+		if got.body["allowed"] != want {
+			t.Errorf("test with aggregate roles %s: %s", held, got.raw)
+		}
+	}
+	r := s.do(t, "POST", "/faulty:peek-locker/locker/"+id, `{}`).problem(t, 401, "authentication-required")
+	if r.header.Get("WWW-Authenticate") != `Bearer realm="fluvius"` {
+		t.Errorf("challenge %q", r.header.Get("WWW-Authenticate"))
+	}
+	s.do(t, "POST", "/faulty:peek-locker/locker/"+id, `{}`, eve...).want(t, 200)
+}

@@ -85,7 +85,8 @@ func (s *Server) changePolicy(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
 
-// testPolicy answers whether a caller may do an action on an object.
+// testPolicy answers whether a caller may do an action on an object,
+// holding the given roles on the aggregate it addresses.
 func (s *Server) testPolicy(c *fiber.Ctx) error {
 	if _, err := s.administrator(c); err != nil {
 		return err
@@ -94,13 +95,14 @@ func (s *Server) testPolicy(c *fiber.Ctx) error {
 		User   string   `json:"user"`
 		Tenant string   `json:"tenant"`
 		Roles  []string `json:"roles"`
+		Held   []string `json:"aggregate_roles"` // roles held on the aggregate addressed
 		Object string   `json:"object"`
 		Action string   `json:"action"`
 	}
-	if err := decodeStrict(c.Body(), &q, `{"user", "tenant", "roles", "object", "action"}`); err != nil {
+	if err := decodeStrict(c.Body(), &q, `{"user", "tenant", "roles", "aggregate_roles", "object", "action"}`); err != nil {
 		return err
 	}
-	ok, err := s.authz.Allowed(abi.Caller{UserID: q.User, Tenant: q.Tenant, Roles: q.Roles}, q.Object, q.Action)
+	ok, err := s.authz.Allowed(abi.Caller{UserID: q.User, Tenant: q.Tenant, Roles: q.Roles}, q.Held, q.Object, q.Action)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ var kindStatus = map[host.Kind]int{
 	host.KindUnavailable:        http.StatusServiceUnavailable,
 	host.KindTooLarge:           http.StatusRequestEntityTooLarge,
 	host.KindForbidden:          http.StatusForbidden,
+	host.KindUnauthenticated:    http.StatusUnauthorized,
 }
 
 // problemError is an error the HTTP layer itself raises.
@@ -80,6 +81,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			}
 		}
 		status, body := p.render()
+		if status == http.StatusUnauthorized && c.GetRespHeader(fiber.HeaderWWWAuthenticate) == "" {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="fluvius"`)
+		}
 		if status == http.StatusServiceUnavailable {
 			c.Set(fiber.HeaderRetryAfter, "1") // overload and shutdown pass quickly, or move to another host
 		}

@@ -226,6 +226,11 @@ func TestRefused(t *testing.T) {
 		{"sub with newline", both, hs(with("sub", "alice\nadmin")), "user id not accepted"},
 		{"sub with NUL", both, hs(with("sub", "alice\x00")), "user id not accepted"},
 		{"sub with C1 control", both, hs(with("sub", "alice\u0085")), "user id not accepted"},
+		// Subjects the host gives meaning to: an id like these would match
+		// the policies written for an API key, a role, an aggregate role.
+		{"sub like an API key", both, hs(with("sub", "key:admin")), "user id not accepted"},
+		{"sub like a role", both, hs(with("sub", "role:admin")), "user id not accepted"},
+		{"sub like an aggregate role", both, hs(with("sub", "aggregate:owner")), "user id not accepted"},
 		{"tenant too long", both, hs(with("tenant", strings.Repeat("t", MaxIDLen+1))), "tenant not accepted"},
 		{"tenant with tab", both, hs(with("tenant", "a\tb")), "tenant not accepted"},
 		{"tenant not a string", both, hs(with("tenant", []string{"a"})), "tenant not accepted"},

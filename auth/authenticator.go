@@ -48,7 +48,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (abi.Caller
 		return a.bearer(ctx, token)
 	}
 	if a.TrustProxyHeaders && r.ProxyUser != "" {
-		if !validID(r.ProxyUser) || (r.ProxyTenant != "" && !validID(r.ProxyTenant)) || len(r.ProxyRoles) > MaxRoles {
+		if !validID(r.ProxyUser) || reservedUser(r.ProxyUser) || (r.ProxyTenant != "" && !validID(r.ProxyTenant)) || len(r.ProxyRoles) > MaxRoles {
 			return abi.Caller{}, &Error{Reason: "the proxy's caller headers are not valid ids"}
 		}
 		for _, role := range r.ProxyRoles {

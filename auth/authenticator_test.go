@@ -73,6 +73,9 @@ func TestAPIKeysAndModes(t *testing.T) {
 			t.Errorf("%+v: %+v %v", m.a, c, err)
 		}
 	}
+	if _, err := (&auth.Authenticator{TrustProxyHeaders: true}).Authenticate(ctx, auth.Request{ProxyUser: "role:admin"}); err == nil {
+		t.Error("a proxy user named like a role was accepted")
+	}
 	if _, err := (&auth.Authenticator{TrustProxyHeaders: true}).Authenticate(ctx, auth.Request{ProxyUser: "a\nb"}); err == nil {
 		t.Error("a proxy user with a newline was accepted")
 	}

@@ -19,7 +19,7 @@ func (v *Verifier) caller(claims jwt.MapClaims) (abi.Caller, error) {
 	if !ok || user == "" {
 		return abi.Caller{}, &Error{Reason: "token has no user (" + v.names.User + ")"}
 	}
-	if !validID(user) {
+	if !validID(user) || reservedUser(user) {
 		return abi.Caller{}, &Error{Reason: "user id not accepted"}
 	}
 	var tenant string
@@ -108,4 +108,17 @@ func validID(s string) bool {
 		}
 	}
 	return true
+}
+
+// reservedUser reports whether a user id from outside (a token, a proxy
+// header) starts like a subject the host gives meaning to: an API key
+// ("key:"), a role ("role:") or an aggregate role ("aggregate:"). Such an
+// id would match the policies written for those, so it is refused.
+func reservedUser(id string) bool {
+	for _, p := range [...]string{"key:", "role:", "aggregate:"} {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -188,24 +188,41 @@ func enforcer(rules []store.PolicyRule) (*casbin.SyncedCachedEnforcer, error) {
 }
 
 // Allowed reports whether caller may do action on object in its tenant:
-// granted to the user, to a role the user holds there, or to a role its
-// credentials carry.
-func (a *Authorizer) Allowed(caller abi.Caller, object, action string) (bool, error) {
+// granted to the user, to a role the user holds there, to a role its
+// credentials carry, or to a role it holds on the aggregate addressed
+// (held: "owner" asks for the rules of subject "aggregate:owner").
+func (a *Authorizer) Allowed(caller abi.Caller, held []string, object, action string) (bool, error) {
 	enf := a.rules.Load().of(caller.Tenant)
 	// The roles the credentials carry first: their results are cached per
 	// role, shared by every user holding it; the user's own check (direct
 	// grants, roles given by "g" rules) is cached per user.
 	for _, r := range caller.Roles {
-		ok, err := enf.Enforce("role:"+r, caller.Tenant, object, action)
+		ok, err := enf.Enforce(RoleSubject(r), caller.Tenant, object, action)
 		if ok || err != nil {
 			return ok, err
 		}
 	}
 	if caller.UserID != "" {
-		return enf.Enforce(caller.UserID, caller.Tenant, object, action)
+		if ok, err := enf.Enforce(caller.UserID, caller.Tenant, object, action); ok || err != nil {
+			return ok, err
+		}
+	}
+	for _, r := range held {
+		ok, err := enf.Enforce(AggregateRoleSubject(r), caller.Tenant, object, action)
+		if ok || err != nil {
+			return ok, err
+		}
 	}
 	return false, nil
 }
+
+// RoleSubject is the policy subject of a role held in a tenant.
+func RoleSubject(role string) string { return "role:" + role }
+
+// AggregateRoleSubject is the policy subject of a role held on one
+// aggregate (an aggregate's manifest says which of its state's properties
+// names the holders).
+func AggregateRoleSubject(role string) string { return "aggregate:" + role }
 
 // Rules returns every rule.
 func (a *Authorizer) Rules(ctx context.Context) ([]store.PolicyRule, error) {

@@ -48,13 +48,14 @@ func TestGrants(t *testing.T) {
 	a := newAuthorizer(t, openStore(t))
 	clerk := abi.Caller{UserID: "carl", Tenant: "acme", Roles: []string{"clerk"}}
 	ann := abi.Caller{UserID: "ann", Tenant: "acme"}
-	if ok, _ := a.Allowed(clerk, "bank:withdraw", authz.ActionRun); ok {
+	if ok, _ := a.Allowed(clerk, nil, "bank:withdraw", authz.ActionRun); ok {
 		t.Fatal("allowed with no rules")
 	}
 	for _, r := range []store.PolicyRule{
 		p("role:clerk", "acme", "bank:withdraw", "run"),
 		g("ann", "role:clerk", "acme"),
 		p("role:auditor", "*", "bank.*", "read"),
+		p("aggregate:owner", "*", "bank:close", "run"),
 	} {
 		if err := a.Add(ctx, r); err != nil {
 			t.Fatal(err)
@@ -62,19 +63,27 @@ func TestGrants(t *testing.T) {
 	}
 	for _, c := range []struct {
 		who            abi.Caller
+		held           []string
 		object, action string
 		want           bool
 	}{
-		{clerk, "bank:withdraw", "run", true},                                        // a role from the credentials
-		{ann, "bank:withdraw", "run", true},                                          // a role held in the tenant
-		{abi.Caller{UserID: "ann", Tenant: "globex"}, "bank:withdraw", "run", false}, // ann is no clerk in globex
-		{abi.Caller{UserID: "carl", Tenant: "globex", Roles: []string{"clerk"}}, "bank:withdraw", "run", false},
-		{clerk, "bank:deposit", "run", false},                                                              // another object
-		{clerk, "bank:withdraw", "read", false},                                                            // another action
-		{abi.Caller{UserID: "x", Tenant: "any", Roles: []string{"auditor"}}, "bank.account", "read", true}, // * tenant, bank.* object
-		{abi.Caller{UserID: "x", Tenant: "any", Roles: []string{"auditor"}}, "order.order", "read", false},
+		{clerk, nil, "bank:withdraw", "run", true},                                        // a role from the credentials
+		{ann, nil, "bank:withdraw", "run", true},                                          // a role held in the tenant
+		{abi.Caller{UserID: "ann", Tenant: "globex"}, nil, "bank:withdraw", "run", false}, // ann is no clerk in globex
+		{abi.Caller{UserID: "carl", Tenant: "globex", Roles: []string{"clerk"}}, nil, "bank:withdraw", "run", false},
+		{clerk, nil, "bank:deposit", "run", false},                                                              // another object
+		{clerk, nil, "bank:withdraw", "read", false},                                                            // another action
+		{abi.Caller{UserID: "x", Tenant: "any", Roles: []string{"auditor"}}, nil, "bank.account", "read", true}, // * tenant, bank.* object
+		{abi.Caller{UserID: "x", Tenant: "any", Roles: []string{"auditor"}}, nil, "order.order", "read", false},
+		// Roles on one aggregate: the owner may close it; a member, or
+		// a caller holding nothing on it, may not, and "owner" as a
+		// tenant role is not ownership.
+		{ann, []string{"owner"}, "bank:close", "run", true},
+		{ann, []string{"member"}, "bank:close", "run", false},
+		{ann, nil, "bank:close", "run", false},
+		{abi.Caller{UserID: "ann", Tenant: "acme", Roles: []string{"owner"}}, nil, "bank:close", "run", false},
 	} {
-		if ok, err := a.Allowed(c.who, c.object, c.action); ok != c.want || err != nil {
+		if ok, err := a.Allowed(c.who, c.held, c.object, c.action); ok != c.want || err != nil {
 			t.Errorf("%+v %s %s: %v %v, want %v", c.who, c.action, c.object, ok, err, c.want)
 		}
 	}
@@ -84,7 +93,7 @@ func TestGrants(t *testing.T) {
 	if err := a.Remove(ctx, g("ann", "role:clerk", "acme")); err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := a.Allowed(ann, "bank:withdraw", "run"); ok {
+	if ok, _ := a.Allowed(ann, nil, "bank:withdraw", "run"); ok {
 		t.Fatal("a removed role still grants")
 	}
 }
@@ -100,7 +109,7 @@ func TestChangesReachOtherHosts(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * authz.PollInterval) // generous: CI machines are loaded
 	for {
-		if ok, _ := two.Allowed(clerk, "bank:withdraw", "run"); ok {
+		if ok, _ := two.Allowed(clerk, nil, "bank:withdraw", "run"); ok {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -132,11 +141,11 @@ func TestEnforcementWhilePoliciesChange(t *testing.T) {
 				default:
 				}
 				// The reader grant is never touched: it must always hold.
-				if ok, err := a.Allowed(reader, "shop.order", "read"); !ok || err != nil {
+				if ok, err := a.Allowed(reader, nil, "shop.order", "read"); !ok || err != nil {
 					wrong.Add(1)
 				}
 				// Writes come and go: any answer is fine, but no error.
-				if _, err := a.Allowed(reader, "shop:place", "run"); err != nil {
+				if _, err := a.Allowed(reader, nil, "shop:place", "run"); err != nil {
 					wrong.Add(1)
 				}
 				asked.Add(1)
@@ -177,7 +186,7 @@ func BenchmarkAllowed10k(b *testing.B) {
 		for b.Loop() {
 			n++ // 10,000 distinct (tenant, object) pairs before any repeats
 			c := abi.Caller{UserID: fmt.Sprint("u", n), Tenant: fmt.Sprint("t", (n/100)%100), Roles: []string{"clerk"}}
-			if ok, err := a.Allowed(c, fmt.Sprintf("d%d:c", n%100), "run"); !ok || err != nil {
+			if ok, err := a.Allowed(c, nil, fmt.Sprintf("d%d:c", n%100), "run"); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}
@@ -185,7 +194,7 @@ func BenchmarkAllowed10k(b *testing.B) {
 	b.Run("seen", func(b *testing.B) {
 		c := abi.Caller{UserID: "someone-new", Tenant: "t7", Roles: []string{"clerk"}}
 		for b.Loop() {
-			if ok, err := a.Allowed(c, "d42:c", "run"); !ok || err != nil {
+			if ok, err := a.Allowed(c, nil, "d42:c", "run"); !ok || err != nil {
 				b.Fatal(ok, err)
 			}
 		}

@@ -8,6 +8,9 @@
 // caller's token or API key carries count too. Objects are the policy names
 // plugins declare in their manifests (by default "domain:command" for a
 // command and "domain.resource" for reads), matched with keyMatch ("bank:*").
+// A rule for "aggregate:ROLE" grants to whoever holds ROLE on the one
+// aggregate a request addresses (its owner, a member): the host reads who
+// holds what from the aggregate's state, as its manifest declares.
 //
 // Each host keeps the rules in a Casbin enforcer with a result cache and
 // polls the store's policy version, so a change made on one host is

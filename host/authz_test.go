@@ -89,3 +89,137 @@ func testDeclaredPermissions(t *testing.T, driver string) {
 	// Things declare nothing: no grant needed.
 	dispatch(t, e.host, host.Command{Domain: "faulty", Name: "create", Resource: "thing", AggregateID: "t1", Caller: keeper})
 }
+
+// Roles on one aggregate: a locker's owner and members are named in its
+// state, and policies grant to "aggregate:owner" and "aggregate:member".
+// The owner may use its locker, a member may read it, others neither; a
+// stranger gets the same 403 for a locker that exists and one that does
+// not, and an owner loses the grant on another's locker. Guest Can counts
+// the roles too; auth_required refuses the anonymous.
+func TestAggregateRoles(t *testing.T) { onDrivers(t, testAggregateRoles) }
+
+func testAggregateRoles(t *testing.T, driver string) {
+	var az *authz.Authorizer
+	e := newEnvOn(t, driver, func(c *host.Config) {
+		var err error
+		if az, err = authz.New(ctx, c.Store.(store.PolicyStore), nil); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(az.Close)
+		c.Authorizer = az
+	})
+	for _, r := range [][]string{
+		{"aggregate:owner", "*", "faulty:use-locker", "run"},
+		{"aggregate:owner", "*", "faulty.locker", "read"},
+		{"aggregate:member", "*", "faulty.locker", "read"},
+		{"aggregate:member", "*", "faulty:locker-contents", "inspect"},
+	} {
+		if err := az.Add(ctx, store.PolicyRule{Type: "p", Values: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ann := abi.Caller{UserID: "ann", Tenant: "acme"}
+	bob := abi.Caller{UserID: "bob", Tenant: "acme"}
+	eve := abi.Caller{UserID: "eve", Tenant: "acme"}
+	_, opened := dispatch(t, e.host, host.Command{Domain: "faulty", Name: "open-locker", Resource: "locker", New: true,
+		Payload: []byte(`{"members":["bob"]}`), Caller: ann})
+	mine := opened.ID
+	_, other := dispatch(t, e.host, host.Command{Domain: "faulty", Name: "open-locker", Resource: "locker", New: true,
+		Payload: []byte(`{}`), Caller: eve})
+
+	use := func(c abi.Caller, id, ifMatch string) error {
+		_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "use-locker", Resource: "locker", AggregateID: id,
+			Payload: []byte(`{}`), Caller: c, IfMatch: ifMatch})
+		return err
+	}
+	if err := use(ann, mine, ""); err != nil {
+		t.Fatalf("the owner uses her locker: %v", err)
+	}
+	refusal := wantError(t, use(bob, mine, ""), host.KindForbidden, "forbidden").Message
+	// Neither existence nor If-Match is answered before the refusal.
+	for name, err := range map[string]error{
+		"a locker that does not exist": use(bob, "no-such-locker", ""),
+		"a stale If-Match":             use(bob, mine, "1"),
+		"another's locker":             use(ann, other.ID, ""),
+		"another tenant":               use(abi.Caller{UserID: "ann", Tenant: "globex"}, mine, ""),
+	} {
+		if he := wantError(t, err, host.KindForbidden, "forbidden"); he.Message != refusal {
+			t.Errorf("%s: %q, want the same refusal %q", name, he.Message, refusal)
+		}
+	}
+	// Reads: owner and member, not a stranger, alike for a missing locker.
+	for _, c := range []abi.Caller{ann, bob} {
+		if rec, err := e.host.State(ctx, c, "faulty", "locker", mine); err != nil || rec.Version != 2 {
+			t.Fatalf("%s reads the locker: %+v %v", c.UserID, rec, err)
+		}
+		if _, err := e.host.Events(ctx, c, "faulty", "locker", mine, 0, 10, 0); err != nil {
+			t.Fatalf("%s reads the locker's events: %v", c.UserID, err)
+		}
+	}
+	for _, id := range []string{mine, "no-such-locker"} {
+		_, err := e.host.State(ctx, eve, "faulty", "locker", id)
+		wantError(t, err, host.KindForbidden, "forbidden")
+		_, err = e.host.StateAt(ctx, eve, "faulty", "locker", id, 1)
+		wantError(t, err, host.KindForbidden, "forbidden")
+	}
+	// A role given in the tenant ("owner" from a token) is not ownership.
+	wantError(t, use(abi.Caller{UserID: "carl", Tenant: "acme", Roles: []string{"owner"}}, mine, ""), host.KindForbidden, "forbidden")
+
+	// Guest Can: members may inspect the contents, the owner may not.
+	peek := func(c abi.Caller) any {
+		_, a := dispatch(t, e.host, host.Command{Domain: "faulty", Name: "peek-locker", Resource: "locker", AggregateID: mine,
+			Payload: []byte(`{}`), Caller: c})
+		return a.Data["contents"]
+	}
+	if got := peek(bob); got != "visible" {
+		t.Errorf("member peeks: %v", got)
+	}
+	if got := peek(ann); got != "hidden" {
+		t.Errorf("owner peeks: %v", got)
+	}
+	// auth_required: anonymous callers are refused with 401 whatever the policies.
+	_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "peek-locker", Resource: "locker", AggregateID: mine,
+		Payload: []byte(`{}`), Caller: abi.Caller{Tenant: "acme"}})
+	wantError(t, err, host.KindUnauthenticated, "authentication-required")
+}
+
+// The roles held are read from the state each command is decided on,
+// never remembered: once ann hands her locker over to bob, she holds
+// nothing on it and he owns it.
+func TestHeldRolesFollowState(t *testing.T) {
+	e := newEnvOn(t, "sqlite", func(c *host.Config) { c.Authorizer = ownerOnly{} })
+	ann, bob := abi.Caller{UserID: "ann", Tenant: "acme"}, abi.Caller{UserID: "bob", Tenant: "acme"}
+	_, opened := dispatch(t, e.host, host.Command{Domain: "faulty", Name: "open-locker", Resource: "locker", New: true,
+		Payload: []byte(`{"members":["bob","cy"]}`), Caller: ann})
+	use := func(c abi.Caller) error {
+		_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "use-locker", Resource: "locker",
+			AggregateID: opened.ID, Payload: []byte(`{}`), Caller: c})
+		return err
+	}
+	for _, c := range []struct {
+		who abi.Caller
+		ok  bool
+	}{{ann, true}, {bob, false}, {abi.Caller{UserID: "cy", Tenant: "acme"}, false}, {abi.Caller{Tenant: "acme"}, false}} {
+		if err := use(c.who); (err == nil) != c.ok {
+			t.Errorf("user %q: %v, want allowed=%v", c.who.UserID, err, c.ok)
+		}
+	}
+	dispatch(t, e.host, host.Command{Domain: "faulty", Name: "hand-over-locker", Resource: "locker",
+		AggregateID: opened.ID, Payload: []byte(`{"to":"bob"}`), Caller: ann})
+	wantError(t, use(ann), host.KindForbidden, "forbidden")
+	if err := use(bob); err != nil {
+		t.Fatalf("the new owner: %v", err)
+	}
+}
+
+// ownerOnly grants exactly to holders of "owner" on the aggregate.
+type ownerOnly struct{}
+
+func (ownerOnly) Allowed(_ abi.Caller, held []string, _, _ string) (bool, error) {
+	for _, r := range held {
+		if r == "owner" {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -109,9 +109,11 @@ type Config struct {
 }
 
 // Authorizer answers whether a caller may do action on object in its
-// tenant (package authz implements it over Casbin).
+// tenant (package authz implements it over Casbin). held are the roles the
+// caller holds on the aggregate addressed (an owner, a member), as its
+// state says; nil when none is asked about.
 type Authorizer interface {
-	Allowed(caller abi.Caller, object, action string) (bool, error)
+	Allowed(caller abi.Caller, held []string, object, action string) (bool, error)
 }
 
 func (c Config) withDefaults() Config {

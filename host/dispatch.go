@@ -39,6 +39,11 @@ type Command struct {
 	// aggregate names the aggregate for the lanes and the state cache
 	// (tenant and stream), made once per command by Dispatch.
 	aggregate string
+	// refused is the 403 the caller got by its own grants, when it may
+	// still hold one of roles on the aggregate: each attempt checks again
+	// on the state it decides on.
+	refused error
+	roles   map[string]string
 }
 
 // CommandResult is a command's outcome.
@@ -142,8 +147,14 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, erro
 		return nil, err
 	}
 	// Before anything is read: a refusal says nothing of the aggregate.
-	if err := h.authorize(cmd.Caller, spec.Policy, "run"); err != nil {
-		return nil, err
+	// Only a caller who may hold a role on the aggregate is asked again,
+	// on the state the command is decided on.
+	if err := h.authorize(cmd.Caller, spec.AuthRequired, spec.Policy, actionRun, nil); err != nil {
+		agg := p.manifest.Aggregate(cmd.Resource)
+		if !isForbidden(err) || cmd.New || len(agg.Roles) == 0 || cmd.Caller.UserID == "" {
+			return nil, err
+		}
+		cmd.roles, cmd.refused = agg.Roles, err
 	}
 	if err := checkID("Idempotency-Key", cmd.IdempotencyKey, maxIDBytes); err != nil {
 		return nil, err
@@ -232,21 +243,6 @@ func validatePayload(v *schema.Validator, command string, payload []byte) error 
 	if len(violations) > 0 {
 		return &Error{Kind: KindInvalid, Code: "invalid-payload",
 			Message: fmt.Sprintf("the payload of %s does not match its schema", command), Details: violations}
-	}
-	return nil
-}
-
-// authorize checks a permission a plugin declares (none: granted).
-func (h *Host) authorize(caller abi.Caller, object, action string) error {
-	if object == "" || h.cfg.Authorizer == nil {
-		return nil
-	}
-	ok, err := h.cfg.Authorizer.Allowed(caller, object, action)
-	if err != nil {
-		return fmt.Errorf("checking permission %s on %s: %w", action, object, err)
-	}
-	if !ok {
-		return errorf(KindForbidden, "forbidden", "permission %s on %s is required", action, object)
 	}
 	return nil
 }
@@ -347,6 +343,13 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		}
 	}
 	exists := current != nil
+	if cmd.refused != nil {
+		// Before If-Match or existence is answered: a caller holding
+		// nothing learns nothing of the aggregate.
+		if err := h.authorizeHolder(cmd.Caller, cmd.roles, current, spec.Policy, actionRun, cmd.refused); err != nil {
+			return nil, err
+		}
+	}
 	if cmd.IfMatch != "" && (!exists || (cmd.IfMatch != "*" && cmd.IfMatch != current.ETag)) {
 		return nil, errorf(KindPreconditionFailed, "precondition-failed", "If-Match %q does not match the current ETag of %s %s",
 			cmd.IfMatch, cmd.Resource, cmd.AggregateID)

@@ -20,6 +20,7 @@ const (
 	KindUnavailable                    // 503: the host is shutting down or overloaded
 	KindTooLarge                       // 413: the request would read or write more than a bound allows
 	KindForbidden                      // 403: the caller lacks a permission the plugin declares
+	KindUnauthenticated                // 401: the plugin needs an authenticated caller and this one is anonymous
 )
 
 // Error is a failure with what a client needs to know: a kind, a stable code,

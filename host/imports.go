@@ -25,7 +25,10 @@ type callState struct {
 	tenant    string
 	caller    abi.Caller // whose command it is (zero while folding)
 	readState bool
-	pending   []byte // the response take_response hands over
+	// The aggregate decided on, for the roles its caller holds on it.
+	resource string
+	state    []byte
+	pending  []byte // the response take_response hands over
 	// Guest log volume in this call, and lines dropped past the caps.
 	logLines, logBytes, logDropped int
 }
@@ -207,7 +210,13 @@ func (h *Host) can(ctx context.Context, mod api.Module, stack []uint64) {
 		stack[0] = api.EncodeI32(1) // no authorizer: every permission is granted
 		return
 	}
-	allowed, err := h.cfg.Authorizer.Allowed(cs.caller, req.Object, req.Action)
+	// The roles the caller holds on the aggregate being decided count, as
+	// they do for the command itself.
+	var held []string
+	if agg := cs.plugin.manifest.Aggregate(cs.resource); agg != nil && len(agg.Roles) > 0 {
+		held = heldRoles(agg.Roles, cs.state, cs.caller.UserID)
+	}
+	allowed, err := h.cfg.Authorizer.Allowed(cs.caller, held, req.Object, req.Action)
 	switch {
 	case err != nil:
 		h.cfg.Logger.Warn("guest permission check failed", "domain", cs.plugin.Domain(), "err", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/abi/schema"
 )
 
 // Plugin is one loaded module serving one domain.
@@ -121,6 +122,12 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		return nil, fmt.Errorf("reading manifest: %w", err)
 	}
 	p.pool.put(in)
+	// A name given twice (a role, a schema property) would be read as
+	// encoding/json reads it, the last copy winning: refused instead.
+	if _, err := (*schema.Validator)(nil).Validate(raw); err != nil {
+		p.pool.close(nil)
+		return nil, fmt.Errorf("decoding manifest: %w", err)
+	}
 	var m abi.Manifest
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields() // a manifest asking for what this host does not know is refused, not half-served
@@ -225,7 +232,7 @@ func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode 
 // deadline is returned as an error (and costs the instance); a refusal by
 // the guest is a Result with a non-OK status.
 func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error) {
-	out, err := p.call(ctx, abi.ExportHandle, &callState{tenant: cmd.Caller.Tenant, caller: cmd.Caller, readState: true}, cmd.Encode)
+	out, err := p.call(ctx, abi.ExportHandle, &callState{tenant: cmd.Caller.Tenant, caller: cmd.Caller, readState: true, resource: cmd.Resource, state: cmd.State}, cmd.Encode)
 	if err != nil {
 		return nil, err
 	}

@@ -10,8 +10,9 @@ import (
 )
 
 // checkResource says whether a domain serves a resource and the caller may
-// read it (the aggregate's ReadPolicy).
-func (h *Host) checkResource(caller abi.Caller, domain, resource string) (*Plugin, error) {
+// read aggregate id of it (the aggregate's AuthRequired and ReadPolicy, and
+// the roles the caller holds on that aggregate).
+func (h *Host) checkResource(ctx context.Context, caller abi.Caller, domain, resource, id string) (*Plugin, error) {
 	p := h.Plugin(domain)
 	if p == nil {
 		return nil, errorf(KindNotFound, "unknown-domain", "no domain %q is loaded", domain)
@@ -20,7 +21,16 @@ func (h *Host) checkResource(caller abi.Caller, domain, resource string) (*Plugi
 	if agg == nil {
 		return nil, errorf(KindNotFound, "unknown-resource", "domain %s has no resource %q", domain, resource)
 	}
-	if err := h.authorize(caller, agg.ReadPolicy, "read"); err != nil {
+	err := h.authorize(caller, agg.AuthRequired, agg.ReadPolicy, actionRead, nil)
+	if err == nil || !isForbidden(err) || len(agg.Roles) == 0 || caller.UserID == "" {
+		return p, err
+	}
+	// The caller may hold a role on this aggregate: its state says.
+	rec, gerr := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
+	if gerr != nil && !errors.Is(gerr, store.ErrNotFound) {
+		return nil, gerr
+	}
+	if err := h.authorizeHolder(caller, agg.Roles, rec, agg.ReadPolicy, actionRead, err); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -32,7 +42,7 @@ func (h *Host) checkResource(caller abi.Caller, domain, resource string) (*Plugi
 
 // State returns an aggregate's current state record.
 func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, id string) (*store.StateRecord, error) {
-	if _, err := h.checkResource(caller, domain, resource); err != nil {
+	if _, err := h.checkResource(ctx, caller, domain, resource, id); err != nil {
 		return nil, err
 	}
 	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
@@ -46,7 +56,7 @@ func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, i
 // most limit of them, and no more once their data reaches maxBytes (0: no
 // byte bound; the first event comes whatever its size).
 func (h *Host) Events(ctx context.Context, caller abi.Caller, domain, resource, id string, after int64, limit, maxBytes int) ([]*store.Event, error) {
-	if _, err := h.checkResource(caller, domain, resource); err != nil {
+	if _, err := h.checkResource(ctx, caller, domain, resource, id); err != nil {
 		return nil, err
 	}
 	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
@@ -68,7 +78,7 @@ func (h *Host) Events(ctx context.Context, caller abi.Caller, domain, resource, 
 // MaxReplayEvents and MaxReplayBytes: a longer one is refused before any
 // guest sees it, whatever the stream holds.
 func (h *Host) StateAt(ctx context.Context, caller abi.Caller, domain, resource, id string, version int64) ([]byte, error) {
-	p, err := h.checkResource(caller, domain, resource)
+	p, err := h.checkResource(ctx, caller, domain, resource, id)
 	if err != nil {
 		return nil, err
 	}

@@ -152,6 +152,9 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 				return nil, err
 			}
 		}
+		if err := checkRoles(&a); err != nil {
+			return nil, err
+		}
 	}
 	for _, e := range m.Events {
 		if e.Type == "" || !aggregates[e.Aggregate] {
@@ -202,3 +205,36 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 
 // policyName accepts a permission name a manifest declares ("" for none).
 func policyName(s string) bool { return s == "" || checkID("policy", s, maxIDBytes) == nil }
+
+// maxAggregateRoles bounds the roles one aggregate declares: each is a
+// lookup in its state and a check when a caller lacks a grant.
+const maxAggregateRoles = 16
+
+// checkRoles refuses aggregate roles the host could not look up: a role
+// is a name, its property a top-level property of the state that the state
+// schema, when declared, types as a string or an array of strings.
+func checkRoles(a *abi.AggregateSpec) error {
+	if len(a.Roles) > maxAggregateRoles {
+		return fmt.Errorf("aggregate %s declares %d roles; at most %d are allowed", a.Name, len(a.Roles), maxAggregateRoles)
+	}
+	for role, prop := range a.Roles {
+		if !namePattern.MatchString(role) {
+			return fmt.Errorf("aggregate %s: role name %q must be lower-case words joined by '-'", a.Name, role)
+		}
+		if prop == "" || len(prop) > 200 {
+			return fmt.Errorf("aggregate %s: role %s names no state property", a.Name, role)
+		}
+		if a.State == nil {
+			continue
+		}
+		ps := a.State.Properties[prop]
+		switch {
+		case ps == nil:
+			return fmt.Errorf("aggregate %s: role %s names property %q, which its state schema does not declare", a.Name, role, prop)
+		case ps.Type == "string", ps.Type == "array" && ps.Items != nil && ps.Items.Type == "string":
+		default:
+			return fmt.Errorf("aggregate %s: role %s names property %q, which is not a string or an array of strings", a.Name, role, prop)
+		}
+	}
+	return nil
+}

@@ -34,6 +34,9 @@ type Action[S any] struct {
 	// to send the command, checked by the host before the handler runs.
 	// Without it any authenticated caller of the tenant may.
 	Policy string
+	// AuthRequired refuses anonymous callers, even where the host lets
+	// them in (development mode).
+	AuthRequired bool
 	// Handle checks invariants against state and emits events. Returning a
 	// *DomainError refuses the command (422), an *InvalidError rejects the
 	// payload (400), any other error fails it (500). The Call, the state and
@@ -72,6 +75,8 @@ type Aggregate[S any, P interface {
 	resources  []string
 	state      *Schema
 	readPolicy string
+	readAuth   bool
+	roles      [][2]string // role, state property
 	actions    []Action[S]
 	appliers   map[string]applier[S]
 	order      []string
@@ -102,6 +107,20 @@ func (a *Aggregate[S, P]) StateSchema(s *Schema) *Aggregate[S, P] { a.state = s;
 // declare theirs.
 func (a *Aggregate[S, P]) ReadPolicy(name string) *Aggregate[S, P] { a.readPolicy = name; return a }
 
+// ReadAuthRequired refuses anonymous readers of this aggregate's state and
+// events, even where the host lets them in (development mode).
+func (a *Aggregate[S, P]) ReadAuthRequired() *Aggregate[S, P] { a.readAuth = true; return a }
+
+// Role declares a role a user holds on one aggregate: the users whose ids
+// the state's top-level property holds (a string, or an array of strings).
+// Policies then grant to "aggregate:ROLE": with
+// Role("owner", "owner_id"), a rule "p, aggregate:owner, *, bank:close, run"
+// lets the user named by an account's owner_id close that account.
+func (a *Aggregate[S, P]) Role(role, property string) *Aggregate[S, P] {
+	a.roles = append(a.roles, [2]string{role, property})
+	return a
+}
+
 // Action adds a command.
 func (a *Aggregate[S, P]) Action(act Action[S]) *Aggregate[S, P] {
 	if len(act.Resources) == 0 {
@@ -121,11 +140,13 @@ func (a *Aggregate[S, P]) Apply(eventType string, fn Applier[S]) *Aggregate[S, P
 }
 
 func (a *Aggregate[S, P]) info() aggregateInfo {
-	info := aggregateInfo{name: a.name, resources: a.resources, state: a.state, events: a.order, readPolicy: a.readPolicy}
+	info := aggregateInfo{name: a.name, resources: a.resources, state: a.state, events: a.order,
+		readPolicy: a.readPolicy, readAuth: a.readAuth, roles: a.roles}
 	for _, act := range a.actions {
 		info.actions = append(info.actions, actionInfo{
 			name: act.Name, title: act.Title, description: act.Description, evtKey: act.EvtKey,
 			resources: act.Resources, new: act.New, payload: act.Payload, policy: act.Policy,
+			authRequired: act.AuthRequired,
 		})
 	}
 	return info

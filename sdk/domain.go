@@ -47,6 +47,8 @@ type aggregateInfo struct {
 	resources  []string
 	state      *Schema
 	readPolicy string
+	readAuth   bool
+	roles      [][2]string
 	actions    []actionInfo
 	events     []string
 }
@@ -54,7 +56,7 @@ type aggregateInfo struct {
 type actionInfo struct {
 	name, title, description, evtKey, policy string
 	resources                                []string
-	new                                      bool
+	new, authRequired                        bool
 	payload                                  *Schema
 }
 
@@ -100,6 +102,16 @@ func (d *Domain) Manifest() []byte {
 		if info.readPolicy != "" {
 			w.Key("read_policy").String(info.readPolicy)
 		}
+		if info.readAuth {
+			w.Key("auth_required").Bool(true)
+		}
+		if len(info.roles) > 0 {
+			w.Key("roles").BeginObject()
+			for _, r := range info.roles {
+				w.Key(r[0]).String(r[1])
+			}
+			w.EndObject()
+		}
 		w.EndObject()
 	}
 	w.EndArray()
@@ -124,6 +136,9 @@ func (d *Domain) Manifest() []byte {
 			}
 			if c.policy != "" {
 				w.Key("policy").String(c.policy)
+			}
+			if c.authRequired {
+				w.Key("auth_required").Bool(true)
 			}
 			w.EndObject()
 		}

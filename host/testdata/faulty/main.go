@@ -116,7 +116,66 @@ func init() {
 	vault.Apply("vault-opened", func(t *thing, e sdk.Event) error { t.N++; return nil })
 	vault.Action(sdk.Action[thing]{Name: "open-vault", EvtKey: "vault-opened", New: true, Policy: "faulty:open-vault",
 		Payload: sdk.Object(), Handle: func(c *sdk.Call, t *thing, p jsonlite.Value) error { return c.Emit(nil) }})
+
+	// A locker: roles on one aggregate. Its owner (the user who opened it)
+	// and its members are named in its state; using one needs
+	// faulty:use-locker and reading one faulty.locker, which policies may
+	// grant to "aggregate:owner" or "aggregate:member". Peeking needs an
+	// authenticated caller and no grant.
+	locker := sdk.NewAggregate[box](domain, "locker").ReadPolicy("faulty.locker").
+		Role("owner", "owner").Role("member", "members").
+		StateSchema(sdk.Object(sdk.Optional("owner", sdk.String()), sdk.Optional("members", sdk.Array(sdk.String())),
+			sdk.Optional("n", sdk.Integer())))
+	locker.Apply("locker-opened", func(b *box, e sdk.Event) error {
+		b.Owner, b.Members = e.Data.Get("owner").Str(), nil
+		e.Data.Get("members").Array(func(_ int, m jsonlite.Value) bool { b.Members = append(b.Members, m.Str()); return true })
+		return nil
+	})
+	locker.Apply("locker-used", func(b *box, e sdk.Event) error { b.N++; return nil })
+	locker.Action(sdk.Action[box]{Name: "open-locker", EvtKey: "locker-opened", New: true,
+		Payload: sdk.Object(sdk.Optional("members", sdk.Array(sdk.String().MaxLength(100)).MaxItems(10))),
+		Handle: func(c *sdk.Call, b *box, p jsonlite.Value) error {
+			opened := box{Owner: c.Caller().UserID}
+			p.Get("members").Array(func(_ int, m jsonlite.Value) bool { opened.Members = append(opened.Members, m.Str()); return true })
+			return c.Emit(&opened)
+		}})
+	locker.Action(sdk.Action[box]{Name: "use-locker", EvtKey: "locker-used", Policy: "faulty:use-locker",
+		Payload: sdk.Object(), Handle: func(c *sdk.Call, b *box, p jsonlite.Value) error { return c.Emit(nil) }})
+	locker.Apply("locker-handed-over", func(b *box, e sdk.Event) error { b.Owner = e.Data.Get("to").Str(); return nil })
+	locker.Action(sdk.Action[box]{Name: "hand-over-locker", EvtKey: "locker-handed-over", Policy: "faulty:use-locker",
+		Payload: sdk.Object(sdk.Required("to", sdk.String().MinLength(1).MaxLength(100))),
+		Handle:  func(c *sdk.Call, b *box, p jsonlite.Value) error { return c.Emit(raw(p.Raw())) }})
+	locker.Action(sdk.Action[box]{Name: "peek-locker", EvtKey: "locker-used", AuthRequired: true,
+		Payload: sdk.Object(), Handle: func(c *sdk.Call, b *box, p jsonlite.Value) error {
+			ok, err := c.Can("inspect", "faulty:locker-contents")
+			if err != nil {
+				return err
+			}
+			if ok {
+				c.Respond(raw(`{"contents":"visible"}`))
+			} else {
+				c.Respond(raw(`{"contents":"hidden"}`))
+			}
+			return nil
+		}})
 	sdk.Register(domain)
+}
+
+// box is a locker's state.
+type box struct {
+	Owner   string
+	Members []string
+	N       int64
+}
+
+func (b *box) EncodeJSON(w *jsonlite.Writer) {
+	w.BeginObject().Key("owner").String(b.Owner).Key("members").Strings(b.Members).Key("n").Int(b.N).EndObject()
+}
+
+func (b *box) DecodeJSON(v jsonlite.Value) error {
+	b.Owner, b.Members, b.N = v.Get("owner").Str(), b.Members[:0], v.Get("n").Int()
+	v.Get("members").Array(func(_ int, m jsonlite.Value) bool { b.Members = append(b.Members, m.Str()); return true })
+	return nil
 }
 
 func main() {}
