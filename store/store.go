@@ -14,6 +14,9 @@ var (
 	ErrVersionConflict = errors.New("store: version conflict")
 	// ErrDuplicate: a record with that key already exists.
 	ErrDuplicate = errors.New("store: duplicate")
+	// ErrInUse: the record is in use and cannot be changed that way (the
+	// active version of a plugin cannot be deleted).
+	ErrInUse = errors.New("store: in use")
 	// ErrClosed: the driver has been closed.
 	ErrClosed = errors.New("store: closed")
 )

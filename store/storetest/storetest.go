@@ -49,6 +49,10 @@ func Exercise(t *testing.T, open Open) {
 		{"TenantsAreSeparate", testTenantsAreSeparate},
 		{"APIKeys", testAPIKeys},
 		{"Policies", testPolicies},
+		{"PluginVersions", testPluginVersions},
+		{"PluginLifecycle", testPluginLifecycle},
+		{"PluginConcurrentUploads", testPluginConcurrentUploads},
+		{"PluginStreamsAndEventTypes", testPluginStreamsAndEventTypes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

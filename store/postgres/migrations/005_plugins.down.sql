@@ -1,0 +1,4 @@
+DROP TABLE plugin_registry_version;
+DROP TABLE plugin_audit;
+DROP TABLE plugin_versions;
+DROP TABLE plugins;
