@@ -89,6 +89,17 @@ func startServer(t testing.TB, where string) *server {
 // configuration changed by hostMod and adminMod (either may be nil).
 func startServerWith(t testing.TB, where string, hostMod func(*host.Config), adminMod func(*admin.Options)) *server {
 	t.Helper()
+	var withHost func(*host.Host, store.Driver, *admin.Options)
+	if adminMod != nil {
+		withHost = func(_ *host.Host, _ store.Driver, o *admin.Options) { adminMod(o) }
+	}
+	return startServerOn(t, where, hostMod, withHost)
+}
+
+// startServerOn is startServerWith with the HTTP layer's configuration
+// changed knowing the host and its store.
+func startServerOn(t testing.TB, where string, hostMod func(*host.Config), adminMod func(*host.Host, store.Driver, *admin.Options)) *server {
+	t.Helper()
 	ctx := context.Background()
 	var st store.Driver
 	var err error
@@ -120,7 +131,7 @@ func startServerWith(t testing.TB, where string, hostMod func(*host.Config), adm
 	// proxy would set, unless adminMod configures authentication.
 	opts := admin.Options{Logger: log, BodyLimit: 64 << 10, Auth: &auth.Authenticator{TrustProxyHeaders: true}}
 	if adminMod != nil {
-		adminMod(&opts)
+		adminMod(h, st, &opts)
 	}
 	srv := admin.New(h, opts)
 	done := make(chan struct{})
@@ -476,9 +487,19 @@ func testTenantsOverHTTP(t *testing.T, fresh func() string) {
 	}
 }
 
-// tooLarge sends the head of a POST announcing a body of n bytes, and
-// checks the answer is 413 body-too-large with a problem body.
+// tooLarge sends the head of a POST announcing a body of n bytes and the
+// start of it, and checks the answer is 413 body-too-large with a problem
+// body.
 func tooLarge(t *testing.T, s *server, path string, n int) {
+	t.Helper()
+	refusedEarly(t, s, path, n, 413, "body-too-large", "Content-Type", "application/json")
+}
+
+// refusedEarly sends the head of a POST announcing a body of n bytes and
+// the first 16 KiB of it (what fits in the socket's buffers, so writing it
+// cannot fail when the host answers and closes), and checks the answer is
+// a problem with the status and code.
+func refusedEarly(t *testing.T, s *server, path string, n, status int, code string, headers ...string) {
 	t.Helper()
 	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 	if err != nil {
@@ -486,14 +507,19 @@ func tooLarge(t *testing.T, s *server, path string, n int) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", path, n)
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n", path, n)
+	for i := 0; i+1 < len(headers); i += 2 {
+		head += headers[i] + ": " + headers[i+1] + "\r\n"
+	}
+	fmt.Fprint(conn, head+"\r\n")
+	conn.Write(make([]byte, min(n, 16<<10)))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	var p map[string]any
-	if resp.StatusCode != 413 || json.Unmarshal(body, &p) != nil || p["code"] != "body-too-large" {
+	if resp.StatusCode != status || json.Unmarshal(body, &p) != nil || p["code"] != code {
 		t.Fatalf("a %d-byte body: %s %s", n, resp.Status, body)
 	}
 }

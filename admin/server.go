@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"net"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"fluvius.dev/fluvius/auth"
 	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -31,6 +34,12 @@ type Options struct {
 	// EventsPageBytes ends an events page after the event whose data
 	// reaches it; 0 means 1 MiB.
 	EventsPageBytes int
+	// Registry is the plugin lifecycle the management API drives; nil
+	// leaves that part out.
+	Registry *registry.Registry
+	// MaxModuleBytes bounds an uploaded module (the one body allowed past
+	// BodyLimit, read as a stream); 0 means 64 MiB.
+	MaxModuleBytes int64
 }
 
 // Server is the HTTP API of a host.
@@ -41,6 +50,10 @@ type Server struct {
 	keys  store.APIKeyStore
 	authz *authz.Authorizer
 	log   *slog.Logger
+	// registry drives the plugin lifecycle; maxModule bounds an upload.
+	registry  *registry.Registry
+	maxModule int64
+	bodyLimit int
 	// pageBytes bounds an events page by its events' data.
 	pageBytes int
 }
@@ -59,7 +72,11 @@ func New(h *host.Host, opts Options) *Server {
 	if opts.EventsPageBytes <= 0 {
 		opts.EventsPageBytes = 1 << 20
 	}
-	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes}
+	if opts.MaxModuleBytes <= 0 {
+		opts.MaxModuleBytes = 64 << 20
+	}
+	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes,
+		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fluvius",
 		DisableStartupMessage: true,
@@ -70,8 +87,13 @@ func New(h *host.Host, opts Options) *Server {
 		ErrorHandler:          errorHandler(opts.Logger),
 		CaseSensitive:         true,
 		StrictRouting:         true,
+		// Bodies past BodyLimit reach a handler as a stream: the upload
+		// route reads a module to its own limit; every other route answers
+		// 413 (boundBody) without reading them.
+		StreamRequestBody: true,
 	})
 	s.app.Server().Handler = rejectUnknownMethods(s.app.Server().Handler)
+	s.app.Use(s.boundBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/_meta", s.listDomains)
 	s.app.Get("/_meta/:domain", s.describeDomain)
@@ -85,6 +107,16 @@ func New(h *host.Host, opts Options) *Server {
 		s.app.Post("/_admin/policies", s.changePolicy)
 		s.app.Delete("/_admin/policies", s.changePolicy)
 		s.app.Post("/_admin/policies/test", s.testPolicy)
+	}
+	if s.registry != nil {
+		s.app.Post("/_admin/plugins", s.uploadPlugin)
+		s.app.Get("/_admin/plugins", s.listPlugins)
+		s.app.Get("/_admin/plugins/:domain", s.showPlugin)
+		s.app.Post("/_admin/plugins/:domain/activate", s.activatePlugin(false))
+		s.app.Post("/_admin/plugins/:domain/rollback", s.activatePlugin(true))
+		s.app.Post("/_admin/plugins/:domain/disable", s.disablePlugin)
+		s.app.Get("/_admin/plugins/:domain/versions/:version", s.showVersion)
+		s.app.Delete("/_admin/plugins/:domain/versions/:version", s.deleteVersion)
 	}
 	s.app.Post("/*", s.command)
 	s.app.Get("/*", s.query)
@@ -103,3 +135,40 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
 // Shutdown stops taking requests and waits for those in flight.
 func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// boundBody holds every request but an upload to BodyLimit. A body past it
+// arrives as a stream (StreamRequestBody); it is refused with 413 before
+// it is read, or, sent without a length (chunked), read up to the limit
+// and kept as the body.
+func (s *Server) boundBody(c *fiber.Ctx) error {
+	if !c.Request().IsBodyStream() {
+		return c.Next()
+	}
+	// Whatever the route does, the connection carries no request after
+	// this one: body bytes left unread must never be parsed as a request.
+	c.Context().SetConnectionClose()
+	if c.Method() == fiber.MethodPost && c.Path() == "/_admin/plugins" {
+		return c.Next()
+	}
+	if c.Request().Header.ContentLength() > s.bodyLimit {
+		return fiber.ErrRequestEntityTooLarge
+	}
+	b, err := io.ReadAll(io.LimitReader(c.Context().RequestBodyStream(), int64(s.bodyLimit)+1))
+	if err != nil {
+		return problemError(fiber.StatusBadRequest, "truncated", "the body ended early")
+	}
+	if len(b) > s.bodyLimit {
+		return fiber.ErrRequestEntityTooLarge
+	}
+	c.Request().SetBody(b)
+	return c.Next()
+}
+
+// requestBody returns the body to read: the stream of one past BodyLimit,
+// or the bytes fasthttp read.
+func requestBody(c *fiber.Ctx) io.Reader {
+	if c.Request().IsBodyStream() {
+		return c.Context().RequestBodyStream()
+	}
+	return bytes.NewReader(c.Body())
+}

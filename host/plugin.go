@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -85,10 +86,11 @@ func (p *Plugin) MemoryPages() int64 { return p.mem.used.Load() }
 // failure everything built so far is released.
 func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin, err error) {
 	if len(wasm) > h.cfg.MaxModuleBytes {
-		return nil, fmt.Errorf("module is %d bytes, more than the limit of %d", len(wasm), h.cfg.MaxModuleBytes)
+		return nil, &Error{Kind: KindTooLarge, Code: "module-too-large",
+			Message: fmt.Sprintf("the module is %d bytes, more than the limit of %d", len(wasm), h.cfg.MaxModuleBytes)}
 	}
 	if len(wasm) < 8 || !bytes.Equal(wasm[:4], []byte("\x00asm")) {
-		return nil, fmt.Errorf("not a WebAssembly module (no \\0asm header)")
+		return nil, errorf(KindInvalid, "not-wasm", "not a WebAssembly module (it does not start with \\0asm)")
 	}
 	sum := sha256.Sum256(wasm)
 	p := &Plugin{host: h, id: hex.EncodeToString(sum[:]), source: source, size: len(wasm), loadedAt: h.cfg.Now(),
@@ -96,12 +98,12 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 	code := wasm
 	if !h.cfg.Unmetered {
 		if code, err = h.meterModule(wasm, sum); err != nil {
-			return nil, err
+			return nil, &Error{Kind: KindInvalid, Code: "module-refused", Message: err.Error(), Err: err}
 		}
 	}
 	p.compiled, err = h.rt.CompileModule(ctx, code)
 	if err != nil {
-		return nil, fmt.Errorf("compiling: %w", err)
+		return nil, &Error{Kind: KindInvalid, Code: "module-invalid", Message: "compiling: " + err.Error(), Err: err}
 	}
 	defer func() {
 		if err != nil {
@@ -109,35 +111,38 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		}
 	}()
 	if err := checkModule(p.compiled); err != nil {
-		return nil, err
+		return nil, &Error{Kind: KindInvalid, Code: "abi-mismatch", Message: err.Error(), Err: err}
 	}
 	p.pool = newPool(h.cfg.MaxInstances, h.cfg.MaxWaitingPerPlugin, p.newInstance)
 	in, err := p.pool.get(ctx)
 	if err != nil {
-		return nil, err
+		if errors.Is(err, errMemoryBudget) {
+			return nil, err
+		}
+		return nil, &Error{Kind: KindInvalid, Code: "plugin-init-failed", Message: err.Error(), Err: err}
 	}
 	raw, err := in.manifest(ctx, h.cfg.InitFuel)
 	if err != nil {
 		p.pool.discard(in)
-		return nil, fmt.Errorf("reading manifest: %w", err)
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "reading the manifest: " + err.Error(), Err: err}
 	}
 	p.pool.put(in)
 	// A name given twice (a role, a schema property) would be read as
 	// encoding/json reads it, the last copy winning: refused instead.
 	if _, err := (*schema.Validator)(nil).Validate(raw); err != nil {
 		p.pool.close(nil)
-		return nil, fmt.Errorf("decoding manifest: %w", err)
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
 	}
 	var m abi.Manifest
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields() // a manifest asking for what this host does not know is refused, not half-served
 	if err := dec.Decode(&m); err != nil {
 		p.pool.close(nil)
-		return nil, fmt.Errorf("decoding manifest: %w", err)
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
 	}
 	if p.manifest, err = checkManifest(m); err != nil {
 		p.pool.close(nil)
-		return nil, fmt.Errorf("checking manifest: %w", err)
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "checking the manifest: " + err.Error(), Err: err}
 	}
 	p.rawMan = raw
 	p.budget = p.fuel()

@@ -2,7 +2,8 @@
 //
 //	fluvius-host serve    [--listen ADDR] [--data-dir DIR] [--plugins-dir DIR]
 //	fluvius-host migrate  up|down|status [--data-dir DIR | --database-url URL]
-//	fluvius-host plugin   init NAME | build [DIR] | test [SCENARIOS...]
+//	fluvius-host plugin   init NAME | build [DIR] | test [SCENARIOS...] | bench
+//	fluvius-host plugin   push FILE [--activate] | list | activate NAME VERSION | rollback NAME | disable NAME
 //	fluvius-host version
 package main
 
@@ -32,7 +33,8 @@ const usage = `fluvius-host runs Fluvius domain plugins.
 Commands:
   serve     serve the plugins of a directory over HTTP
   migrate   up | down | status: manage the database schema
-  plugin    init | build | test: write, compile and test a domain plugin
+  plugin    init | build | test | bench: write, compile and test a domain plugin;
+            push | list | activate | rollback | disable: manage a running host's plugins
   version   print the version
 
 Run 'fluvius-host COMMAND -h' for a command's flags.

@@ -25,6 +25,14 @@ const pluginUsage = `fluvius-host plugin: the plugin author's loop.
                                                  compile DIR (default .) to NAME.wasm and check it loads
   plugin test [--wasm FILE] [SCENARIOS.json ...] run scenarios against the built .wasm
   plugin bench [--wasm FILE] [SCENARIOS.json]    size, compile, instantiate and decide times
+
+Against a running host (--host URL or $FLUVIUS_HOST, admin key in $FLUVIUS_ADMIN_KEY):
+  plugin push FILE.wasm [--activate] [--force] [--verify-all] [--domain NAME]
+                                                 upload a version, and activate it after verification
+  plugin list [--json]                           domains and their active versions
+  plugin activate NAME VERSION [--force] [--verify-all]
+  plugin rollback NAME [VERSION]                 back to the previous active version, or VERSION
+  plugin disable NAME                            stop serving a domain on every host
 `
 
 func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -41,6 +49,12 @@ func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return pluginTest(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return pluginBench(ctx, args[1:], stdout, stderr)
+	case "push":
+		return pluginPush(ctx, args[1:], stdout, stderr)
+	case "list":
+		return pluginList(ctx, args[1:], stdout, stderr)
+	case "activate", "rollback", "disable":
+		return pluginActivate(args[0])(ctx, args[1:], stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, pluginUsage)
 		return nil

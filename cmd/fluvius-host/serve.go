@@ -17,7 +17,9 @@ import (
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/authz"
+	"fluvius.dev/fluvius/blob"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -26,6 +28,7 @@ type serveFlags struct {
 	dataDir      string
 	databaseURL  string
 	pluginsDir   string
+	blobsDir     string
 	logLevel     string
 	logFormat    string
 	guestTimeout time.Duration
@@ -41,7 +44,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.listen, "listen", envOr("FLUVIUS_LISTEN", "127.0.0.1:8080"), "address to serve HTTP on (env FLUVIUS_LISTEN)")
 	fs.StringVar(&f.dataDir, "data-dir", envOr("FLUVIUS_DATA_DIR", "data"), "directory for the database and compilation cache (env FLUVIUS_DATA_DIR)")
 	fs.StringVar(&f.databaseURL, "database-url", envOr("FLUVIUS_DATABASE_URL", ""), "postgres:// URL of a shared PostgreSQL; empty uses SQLite in the data dir (env FLUVIUS_DATABASE_URL)")
-	fs.StringVar(&f.pluginsDir, "plugins-dir", envOr("FLUVIUS_PLUGINS_DIR", ""), "directory whose .wasm plugins are loaded at start; default DATA_DIR/plugins (env FLUVIUS_PLUGINS_DIR)")
+	fs.StringVar(&f.pluginsDir, "plugins-dir", envOr("FLUVIUS_PLUGINS_DIR", ""), "directory of .wasm plugins registered at start, and activated where their domain has no active version; default DATA_DIR/plugins (env FLUVIUS_PLUGINS_DIR)")
+	fs.StringVar(&f.blobsDir, "blobs-dir", envOr("FLUVIUS_BLOBS_DIR", ""), "directory of uploaded modules, shared by hosts that share a database; default DATA_DIR/blobs (env FLUVIUS_BLOBS_DIR)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLUVIUS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLUVIUS_LOG_LEVEL)")
 	fs.StringVar(&f.logFormat, "log-format", envOr("FLUVIUS_LOG_FORMAT", "text"), "text or json (env FLUVIUS_LOG_FORMAT)")
 	fs.DurationVar(&f.guestTimeout, "guest-timeout", 10*time.Second, "longest a host service (a state read) may take for a plugin; fuel bounds the plugin's own code")
@@ -60,6 +64,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	if f.pluginsDir == "" {
 		f.pluginsDir = filepath.Join(f.dataDir, "plugins")
+	}
+	if f.blobsDir == "" {
+		f.blobsDir = filepath.Join(f.dataDir, "blobs")
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -123,23 +130,40 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	}
 	defer h.Close(context.Background())
 	start := time.Now()
-	// A plugin that fails to load is logged and skipped by LoadDir: the
-	// host serves the others.
-	plugins, _ := h.LoadDir(ctx, f.pluginsDir)
-	if len(plugins) == 0 {
-		log.Warn("no plugins found; copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
+	// The registry in the store says what every host serves; the plugins
+	// directory seeds it: its modules are registered, and activated where
+	// their domain has no active version yet.
+	plugins, ok := st.(store.PluginStore)
+	if !ok {
+		return fmt.Errorf("the %s store keeps no plugin registry", storeName)
+	}
+	blobs, err := blob.NewLocal(f.blobsDir)
+	if err != nil {
+		return err
+	}
+	reg := registry.New(h, plugins, blobs, log, registry.Options{})
+	if err := reg.Seed(ctx, f.pluginsDir); err != nil {
+		log.Error("seeding the registry from the plugins dir", "plugins_dir", f.pluginsDir, "err", err)
+	}
+	if err := reg.Start(ctx); err != nil {
+		log.Error("loading the registry's active plugins; retrying in the background", "err", err)
+	}
+	defer reg.Close()
+	served := h.Plugins()
+	if len(served) == 0 {
+		log.Warn("no plugins are active; upload one (fluvius-host plugin push) or copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az})
+	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
-		"plugins", len(plugins), "startup", time.Since(start).Round(time.Millisecond))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
 	select {
-	case err := <-served:
+	case err := <-done:
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
@@ -149,7 +173,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Error("stopping HTTP server", "err", err)
 	}
-	<-served
+	<-done
 	log.Info("stopped")
 	return nil
 }

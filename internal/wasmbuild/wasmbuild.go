@@ -55,12 +55,22 @@ func isExecutable(path string) bool {
 
 // Build compiles the main package in dir with the toolchain to out.
 func Build(ctx context.Context, tc Toolchain, dir, out string) error {
+	return BuildWith(ctx, tc, dir, out)
+}
+
+// BuildWith is Build with more flags for the Go toolchain's build (say
+// "-ldflags=-X=main.variant=v2"); TinyGo takes none.
+func BuildWith(ctx context.Context, tc Toolchain, dir, out string, goFlags ...string) error {
 	var cmd *exec.Cmd
 	switch tc {
 	case Go:
-		cmd = exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, ".")
+		args := append([]string{"build", "-buildmode=c-shared", "-trimpath"}, goFlags...)
+		cmd = exec.CommandContext(ctx, "go", append(args, "-o", out, ".")...)
 		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	case TinyGo:
+		if len(goFlags) > 0 {
+			return fmt.Errorf("the TinyGo build takes no extra flags, got %q", goFlags)
+		}
 		bin, root, err := FindTinyGo()
 		if err != nil {
 			return err

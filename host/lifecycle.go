@@ -1,0 +1,120 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/store"
+)
+
+// The lifecycle of a plugin as the registry drives it: Prepare compiles a
+// module, checks it and warms an instance without serving it; Activate
+// swaps it in (commands already running finish on the plugin it replaces,
+// whose instances close as they come back); Discard drops a prepared
+// plugin that was not activated; Unload stops serving a domain.
+
+// Prepare compiles and checks a module and warms its pool, without serving
+// it. Refusals are *Error values saying what is wrong with the module
+// (not-wasm, module-too-large, module-refused, module-invalid,
+// abi-mismatch, plugin-init-failed, manifest-invalid).
+func (h *Host) Prepare(ctx context.Context, source string, wasm []byte) (*Plugin, error) {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return nil, errorf(KindUnavailable, "shutting-down", "the host is shutting down")
+	}
+	return h.load(ctx, source, wasm)
+}
+
+// Activate makes a prepared plugin serve its domain, replacing the one
+// that did.
+func (h *Host) Activate(p *Plugin) error {
+	if p.host != h {
+		return errors.New("host: the plugin was prepared by another host")
+	}
+	if p.pool.closed.Load() {
+		return errors.New("host: the plugin was discarded or replaced")
+	}
+	h.activate(p)
+	h.cfg.Logger.Info("plugin activated", "domain", p.Domain(), "source", p.source, "bytes", p.size,
+		"sha256", p.id[:12], "commands", len(p.manifest.Commands))
+	return nil
+}
+
+// Discard releases a prepared plugin that is not serving.
+func (h *Host) Discard(p *Plugin) {
+	if h.Plugin(p.Domain()) == p {
+		return // serving: Unload or a replacement retires it
+	}
+	p.retire()
+}
+
+// Unload stops serving a domain: new commands find no domain; those
+// running finish. It reports whether the domain was served.
+func (h *Host) Unload(domain string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	old := *h.plugins.Load()
+	prev, ok := old[domain]
+	if !ok {
+		return false
+	}
+	next := make(map[string]*Plugin, len(old))
+	for k, v := range old {
+		if k != domain {
+			next[k] = v
+		}
+	}
+	h.plugins.Store(&next)
+	prev.retire()
+	h.cfg.Logger.Info("plugin unloaded", "domain", domain, "sha256", prev.id[:12])
+	return true
+}
+
+// SHA256 returns the module's SHA-256, hex encoded.
+func (p *Plugin) SHA256() string { return p.id }
+
+// Folds reports whether the plugin declares an applier for an event type.
+func (p *Plugin) Folds(eventType string) bool { return p.manifest.events[eventType] }
+
+// Rebuild replays an aggregate's stream up to a version through plugin p's
+// appliers (p need not be serving) and returns the state and version it
+// reaches: what shadow verification compares with the stored state of that
+// version. A stream past the replay bounds is refused with KindTooLarge.
+func (h *Host) Rebuild(ctx context.Context, p *Plugin, key store.StateKey, upTo int64) ([]byte, int64, error) {
+	evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
+		StreamKey:   store.StreamKey{Tenant: key.Tenant, Stream: Stream(key.Domain, key.Resource, key.ID)},
+		UpToVersion: upTo, Limit: h.cfg.MaxReplayEvents + 1, MaxBytes: h.cfg.MaxReplayBytes + 1})
+	if err != nil {
+		return nil, 0, err
+	}
+	size := 0
+	for _, ev := range evs {
+		size += len(ev.Data)
+	}
+	if size > h.cfg.MaxReplayBytes || len(evs) > h.cfg.MaxReplayEvents {
+		return nil, 0, errorf(KindTooLarge, "replay-too-large", "the stream has more than %d events or %d bytes of event data",
+			h.cfg.MaxReplayEvents, h.cfg.MaxReplayBytes)
+	}
+	if len(evs) == 0 {
+		return nil, 0, errorf(KindNotFound, "aggregate-not-found", "%s %s has no events", key.Resource, key.ID)
+	}
+	req := abi.ApplyRequest{Resource: key.Resource, AggregateID: key.ID, Events: make([]abi.Event, len(evs))}
+	for i, ev := range evs {
+		req.Events[i] = abi.Event{Type: ev.Type, Data: ev.Data, Version: ev.Version, Time: ev.CreatedAt.UnixNano()}
+	}
+	res, err := p.Apply(ctx, &req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("replaying through the plugin: %w", err)
+	}
+	if res.Status != abi.StatusOK {
+		return nil, 0, fmt.Errorf("the plugin refused to fold the events: %s: %s", res.Error.Code, res.Error.Message)
+	}
+	return res.State, evs[len(evs)-1].Version, nil
+}
+
+// Store returns the store the host writes to.
+func (h *Host) Store() store.Driver { return h.cfg.Store }
