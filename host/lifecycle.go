@@ -2,6 +2,7 @@ package host
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -118,3 +119,25 @@ func (h *Host) Rebuild(ctx context.Context, p *Plugin, key store.StateKey, upTo 
 
 // Store returns the store the host writes to.
 func (h *Host) Store() store.Driver { return h.cfg.Store }
+
+// Precompile meters and compiles a module into the host's caches without
+// loading it, so that preparing it later (an activation made on another
+// host) skips the compile. Without a cache directory it does nothing.
+func (h *Host) Precompile(ctx context.Context, wasm []byte) error {
+	if h.cache == nil || len(wasm) > h.cfg.MaxModuleBytes {
+		return nil
+	}
+	sum := sha256.Sum256(wasm)
+	code := wasm
+	if !h.cfg.Unmetered {
+		var err error
+		if code, err = h.meterModule(wasm, sum); err != nil {
+			return err
+		}
+	}
+	cm, err := h.rt.CompileModule(ctx, code)
+	if err != nil {
+		return err
+	}
+	return cm.Close(ctx)
+}

@@ -59,6 +59,11 @@ type Registry struct {
 
 	mu   sync.Mutex // serialises this host's changes of what it serves
 	seen int64      // the registry version this host has converged on
+	// warmed is, per domain, the highest version this host has compiled
+	// or chosen not to; newer uploads are compiled in the background so
+	// that their activation, wherever it is made, does not wait for it.
+	warmed map[string]int64
+	warm   chan *store.PluginVersion
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -70,15 +75,17 @@ func New(h *host.Host, ps store.PluginStore, blobs blob.Store, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{host: h, store: ps, blobs: blobs, log: log, opts: opts.withDefaults(), seen: -1, stop: make(chan struct{})}
+	return &Registry{host: h, store: ps, blobs: blobs, log: log, opts: opts.withDefaults(), seen: -1,
+		warmed: map[string]int64{}, warm: make(chan *store.PluginVersion, 64), stop: make(chan struct{})}
 }
 
 // Start converges now, then polls for changes until Close. The error is
 // the first convergence's; polling goes on regardless.
 func (r *Registry) Start(ctx context.Context) error {
 	err := r.Sync(ctx)
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.poll()
+	go r.warmer()
 	return err
 }
 
@@ -133,10 +140,65 @@ func (r *Registry) Sync(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("domain %s: %w", d.Domain, err))
 		}
 	}
+	for _, d := range domains {
+		if err := r.queueNew(ctx, d, r.seen == -1); err != nil {
+			errs = append(errs, fmt.Errorf("domain %s: %w", d.Domain, err))
+		}
+	}
 	if len(errs) == 0 {
 		r.seen = v
 	}
 	return errors.Join(errs...)
+}
+
+// queueNew hands the warmer the versions of a domain uploaded since the
+// last look; on the first look (first) they are only noted: a starting
+// host compiles what is active, not the history. Under r.mu.
+func (r *Registry) queueNew(ctx context.Context, d *store.PluginDomain, first bool) error {
+	vs, err := r.store.PluginVersions(ctx, d.Domain)
+	if err != nil {
+		return err
+	}
+	for _, v := range vs {
+		if v.Version <= r.warmed[d.Domain] {
+			continue
+		}
+		r.warmed[d.Domain] = v.Version
+		if first || v.Version == d.ActiveVersion || v.Status == store.PluginFailed {
+			continue
+		}
+		select {
+		case r.warm <- v:
+		default: // a burst of uploads: the rest compile when activated
+		}
+	}
+	return nil
+}
+
+// warmer compiles queued versions into the host's compilation cache.
+func (r *Registry) warmer() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case v := <-r.warm:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			wasm, err := blob.GetContent(ctx, r.blobs, v.SHA256, r.opts.MaxModuleBytes)
+			if err == nil {
+				start := time.Now()
+				if err = r.host.Precompile(ctx, wasm); err == nil {
+					r.log.Debug("registry: compiled an uploaded version ahead of its activation", "domain", v.Domain,
+						"version", v.Version, "took", time.Since(start).Round(time.Millisecond))
+				}
+			}
+			cancel()
+			if err != nil {
+				r.log.Warn("registry: compiling an uploaded version ahead failed; it compiles when activated", "domain", v.Domain,
+					"version", v.Version, "err", err)
+			}
+		}
+	}
 }
 
 // converge makes one domain served as the registry says. Under r.mu.

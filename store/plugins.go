@@ -93,8 +93,9 @@ type PluginStore interface {
 	// PluginAuditAdd records an action that changes nothing else (a test
 	// run, a refused activation).
 	PluginAuditAdd(ctx context.Context, a *PluginAudit) error
-	// PluginRegistryVersion changes whenever a domain's active version or
-	// disabled flag changes: hosts poll it to converge.
+	// PluginRegistryVersion changes whenever a version is added or a
+	// domain's active version or disabled flag changes: hosts poll it to
+	// prepare new modules and to converge on what is active.
 	PluginRegistryVersion(ctx context.Context) (int64, error)
 	// StreamsOf returns up to limit aggregates of a domain with a state
 	// record, across every tenant, in key order after the given one (nil:

@@ -32,11 +32,7 @@ func TestDocsPluginsWalkthrough(t *testing.T) {
 	if !strings.Contains(script.String(), "plugin init") || !strings.Contains(script.String(), "curl") {
 		t.Fatalf("the walkthrough lost its commands:\n%s", script.String())
 	}
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "fluvius-host"), ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building fluvius-host: %v\n%s", err, out)
-	}
+	bin := filepath.Dir(hostBinary(t))
 	root, _ := filepath.Abs("../..")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

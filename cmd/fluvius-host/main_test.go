@@ -142,6 +142,9 @@ func TestMigrateOnPostgres(t *testing.T) {
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.Stop()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
 	os.Exit(code)
 }
 

@@ -105,6 +105,9 @@ func (d *Driver) PluginVersionAdd(ctx context.Context, v *store.PluginVersion, a
 			v.Domain, version, v.SHA256, v.Size, v.ABIVersion, string(v.Manifest), v.Toolchain, status, v.UploadedBy, nanos(at)); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `UPDATE plugin_registry_version SET version = version + 1`); err != nil {
+			return err
+		}
 		if audit != nil {
 			prepareAudit(audit, v.Domain, version)
 			if auditID, err = insertPluginAudit(ctx, tx, audit); err != nil {
