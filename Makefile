@@ -24,10 +24,17 @@ plugins: ## build the example plugins into build/plugins (TinyGo if installed, e
 	@for dir in $(EXAMPLES); do \
 		$(GO) run ./cmd/fluvius-host plugin build $$dir -o $(PLUGINS_OUT)/$$(basename $$dir).wasm || exit 1; \
 	done
-	@if command -v npm >/dev/null 2>&1; then \
-		(cd $(AS_EXAMPLE) && npm ci --silent --no-audit --no-fund && npm run --silent build) && \
-		cp $(AS_EXAMPLE)/build/counter.wasm $(PLUGINS_OUT)/counter-as.wasm; \
-	else echo "npm not found: skipping the AssemblyScript example"; fi
+	@# npm ci only when the lock file changed; a registry out of reach costs
+	@# the AssemblyScript example, never the Go ones.
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: skipping the AssemblyScript example"; \
+	else \
+		if [ ! -d $(AS_EXAMPLE)/node_modules ] || [ $(AS_EXAMPLE)/package-lock.json -nt $(AS_EXAMPLE)/node_modules ]; then \
+			(cd $(AS_EXAMPLE) && npm ci --silent --no-audit --no-fund) || echo "npm ci failed (is the registry reachable?)"; \
+		fi; \
+		if [ -d $(AS_EXAMPLE)/node_modules ] && (cd $(AS_EXAMPLE) && npm run --silent build); then \
+			cp $(AS_EXAMPLE)/build/counter.wasm $(PLUGINS_OUT)/counter-as.wasm; \
+		else echo "skipping the AssemblyScript example"; fi; \
+	fi
 
 run: plugins ## serve the example domains on $(LISTEN) with data in ./$(DATA_DIR)
 	$(GO) run ./cmd/fluvius-host serve --listen $(LISTEN) --data-dir $(DATA_DIR) --plugins-dir $(PLUGINS_OUT)

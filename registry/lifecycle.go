@@ -360,6 +360,11 @@ func (r *Registry) Seed(ctx context.Context, dir string) error {
 		switch {
 		case err != nil || d.ActiveVersion != 0 || d.Disabled:
 			for _, u := range us {
+				if err == nil && u.Version.Version != d.ActiveVersion {
+					r.log.Warn("registry: the plugins dir holds a version that is not active; activate it to serve it",
+						"domain", domain, "version", u.Version.Version, "active", d.ActiveVersion, "disabled", d.Disabled,
+						"activate", fmt.Sprintf("fluvius-host plugin activate %s %d", domain, u.Version.Version))
+				}
 				r.Release(u)
 			}
 		case len(us) > 1:
