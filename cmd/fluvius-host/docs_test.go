@@ -50,7 +50,7 @@ func TestDocsPluginsWalkthrough(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the walkthrough failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"created notes/domain.go", "3 passed, 0 failed", "domain notes (revision 1): 2 commands", `"title":"Buy tea"`} {
+	for _, want := range []string{"created notes/domain.go", "3 passed, 0 failed", "domain notes (revision 1): 2 commands", "notes uploaded as version 1", "notes version 1 is active", `"title":"Buy tea"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)
 		}
