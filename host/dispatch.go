@@ -350,12 +350,14 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 			return nil, err
 		}
 	}
+	// Existence first: If-Match on an aggregate that does not exist is a
+	// 404, which is what the client needs to hear.
+	if !spec.New && !exists {
+		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", cmd.Resource, cmd.AggregateID)
+	}
 	if cmd.IfMatch != "" && (!exists || (cmd.IfMatch != "*" && cmd.IfMatch != current.ETag)) {
 		return nil, errorf(KindPreconditionFailed, "precondition-failed", "If-Match %q does not match the current ETag of %s %s",
 			cmd.IfMatch, cmd.Resource, cmd.AggregateID)
-	}
-	if !spec.New && !exists {
-		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", cmd.Resource, cmd.AggregateID)
 	}
 	if spec.New && exists {
 		return nil, errorf(KindConflict, "aggregate-exists", "%s %s already exists", cmd.Resource, cmd.AggregateID)

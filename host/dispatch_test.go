@@ -169,6 +169,8 @@ func TestBadCommands(t *testing.T) {
 		{host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true, Payload: []byte(`{"email":`)}, host.KindInvalid, "malformed-json"},
 		{host.Command{Domain: "user", Name: "create-user", Resource: "user", AggregateID: created.ID, Payload: []byte(`{"email":"a@b.co","name":"A"}`)}, host.KindConflict, "aggregate-exists"},
 		{host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: created.ID, IfMatch: "stale", Payload: []byte(`{"name":"B"}`)}, host.KindPreconditionFailed, "precondition-failed"},
+		// If-Match on an aggregate that does not exist: 404, not 412.
+		{host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: "missing", IfMatch: "1", Payload: []byte(`{"name":"B"}`)}, host.KindNotFound, "aggregate-not-found"},
 	}
 	for _, c := range cases {
 		_, err := e.host.Dispatch(ctx, &c.cmd)

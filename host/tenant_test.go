@@ -31,7 +31,7 @@ func testTenantsAreIsolated(t *testing.T, driver string) {
 		wantError(t, err, host.KindNotFound, "aggregate-not-found")
 		_, err = e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: target,
 			Payload: []byte(`{"name":"Bob"}`), Caller: b, IfMatch: "1"})
-		wantError(t, err, host.KindPreconditionFailed, "precondition-failed")
+		wantError(t, err, host.KindNotFound, "aggregate-not-found")
 		_, err = e.host.State(ctx, b, "user", "user", target)
 		wantError(t, err, host.KindNotFound, "aggregate-not-found")
 		_, err = e.host.Events(ctx, b, "user", "user", target, 0, 10, 0)

@@ -99,7 +99,10 @@ func NewAggregate[S any, P interface {
 	return a
 }
 
-// StateSchema documents the state model in the manifest.
+// StateSchema declares the state model. The manifest carries it (/_meta
+// shows it to clients), scenario runs (natively and against the .wasm)
+// fail a state that does not match it, and the query service types its
+// filters by it: declare every field, required where it always is.
 func (a *Aggregate[S, P]) StateSchema(s *Schema) *Aggregate[S, P] { a.state = s; return a }
 
 // ReadPolicy makes reading this aggregate's state and events need a grant
@@ -224,12 +227,12 @@ func (a *Aggregate[S, P]) handle(c *Call, res *abi.Result) {
 		return
 	}
 	if !act.New && cmd.version == 0 {
-		res.Status, res.Error = abi.StatusDomainError, abi.Error{Code: "not-found",
+		res.Status, res.Error = abi.StatusDomainError, abi.Error{Code: "aggregate-not-found",
 			Message: resource + " " + string(cmd.aggregateID) + " does not exist"}
 		return
 	}
 	if act.New && cmd.version != 0 {
-		res.Status, res.Error = abi.StatusDomainError, abi.Error{Code: "already-exists",
+		res.Status, res.Error = abi.StatusDomainError, abi.Error{Code: "aggregate-exists",
 			Message: resource + " " + string(cmd.aggregateID) + " already exists"}
 		return
 	}

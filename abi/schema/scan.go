@@ -358,10 +358,10 @@ func (s *walk) array(v *Validator) error {
 	}
 	if v != nil {
 		if v.s.MinItems != nil && n < *v.s.MinItems {
-			s.violate("must have at least %d items", *v.s.MinItems)
+			s.violate("must have at least %d %s", *v.s.MinItems, plural(*v.s.MinItems, "item", "items"))
 		}
 		if v.s.MaxItems != nil && n > *v.s.MaxItems {
-			s.violate("must have at most %d items", *v.s.MaxItems)
+			s.violate("must have at most %d %s", *v.s.MaxItems, plural(*v.s.MaxItems, "item", "items"))
 		}
 	}
 	return nil
@@ -517,10 +517,10 @@ func (s *walk) number() (integral bool, err error) {
 func (v *Validator) checkString(s *walk, str []byte) {
 	n := utf8.RuneCount(str)
 	if v.s.MinLength != nil && n < *v.s.MinLength {
-		s.violate("must be at least %d characters long", *v.s.MinLength)
+		s.violate("must be at least %d %s long", *v.s.MinLength, plural(*v.s.MinLength, "character", "characters"))
 	}
 	if v.s.MaxLength != nil && n > *v.s.MaxLength {
-		s.violate("must be at most %d characters long", *v.s.MaxLength)
+		s.violate("must be at most %d %s long", *v.s.MaxLength, plural(*v.s.MaxLength, "character", "characters"))
 	}
 	if v.pattern != nil && !v.pattern.Match(str) {
 		s.violate("must match the pattern %s", v.s.Pattern)
@@ -560,4 +560,12 @@ func (v *Validator) checkNumber(s *walk, lit []byte, integral bool) {
 	if v.s.Maximum != nil && f > *v.s.Maximum {
 		s.violate("must be at most %v", *v.s.Maximum)
 	}
+}
+
+// plural picks the word for a count: "1 character", "2 characters".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

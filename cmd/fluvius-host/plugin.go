@@ -138,6 +138,9 @@ func sizeOf(n int) string {
 
 // loadForCheck loads a module into a throwaway host, as a server would.
 func loadForCheck(ctx context.Context, wasm string) (*host.Plugin, func(), error) {
+	if _, err := os.Stat(wasm); errors.Is(err, os.ErrNotExist) {
+		return nil, nil, fmt.Errorf("%s does not exist: build the plugin first (fluvius-host plugin build), or name it with --wasm", wasm)
+	}
 	dir, err := os.MkdirTemp("", "fluvius-plugin-")
 	if err != nil {
 		return nil, nil, err

@@ -22,5 +22,9 @@
 //	}
 //
 // Expected state, response and event data are matched as subsets: every
-// member the scenario names must be there with that value; others may be.
+// object member the scenario names must be there with that value; others
+// may be. Arrays are not subsets: an expected array must have exactly as
+// many elements as the plugin's, each matched in order (as a subset, when
+// it is an object). A payload that is not JSON answers malformed-json, one
+// naming a property twice duplicate-property, as the host does.
 package scenario

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -80,8 +81,8 @@ func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 	if spec == nil {
 		return checkError(s, "unknown-command", "the domain has no command "+w.Command)
 	}
-	if v := validatePayload(spec, payload); v != "" {
-		return checkError(s, "invalid-payload", v)
+	if code, v := validatePayload(spec, payload); v != "" {
+		return checkError(s, code, v)
 	}
 
 	// Given: fold the events into the state the command starts from.
@@ -126,8 +127,32 @@ func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 	if len(s.Then.State) > 0 && res.Status == abi.StatusOK {
 		fails = append(fails, match("state", s.Then.State, res.State)...)
 	}
+	if res.Status == abi.StatusOK && len(res.State) > 0 {
+		fails = append(fails, checkState(m.Aggregate(w.Resource), res.State)...)
+	}
 	if len(s.Then.Response) > 0 && res.Status == abi.StatusOK {
 		fails = append(fails, match("response", s.Then.Response, res.Response)...)
+	}
+	return fails
+}
+
+// checkState holds a state to the schema its aggregate declares: what
+// lets queries and readers trust its fields' types.
+func checkState(agg *abi.AggregateSpec, state []byte) []string {
+	if agg == nil || agg.State == nil {
+		return nil
+	}
+	v, err := schema.Compile(agg.State, "state")
+	if err != nil {
+		return []string{"state: the declared state schema does not compile: " + err.Error()}
+	}
+	violations, err := v.Validate(state)
+	if err != nil {
+		return []string{"state: the plugin's state is not valid JSON: " + err.Error()}
+	}
+	var fails []string
+	for _, x := range violations {
+		fails = append(fails, fmt.Sprintf("state%s: %s (the state schema the aggregate declares)", x.Path, x.Message))
 	}
 	return fails
 }
@@ -177,7 +202,10 @@ func expectedList(evs []ExpectedEvent) string {
 	return "[" + strings.Join(names, ", ") + "]"
 }
 
-func validatePayload(spec *abi.CommandSpec, payload []byte) string {
+// validatePayload checks a payload as the host does and answers the same
+// codes: malformed-json, duplicate-property, invalid-payload ("" if it
+// passes).
+func validatePayload(spec *abi.CommandSpec, payload []byte) (code, msg string) {
 	s := spec.Payload
 	if s == nil {
 		no := false
@@ -185,13 +213,21 @@ func validatePayload(spec *abi.CommandSpec, payload []byte) string {
 	}
 	v, err := schema.Compile(s, "payload")
 	if err != nil {
-		return "the command's schema does not compile: " + err.Error()
+		return "invalid-payload", "the command's schema does not compile: " + err.Error()
+	}
+	violations, err := v.Validate(payload)
+	var m *schema.MalformedError
+	if errors.As(err, &m) {
+		if m.Duplicate {
+			return "duplicate-property", "the payload names the property " + m.Path + " more than once"
+		}
+		return "malformed-json", "the payload is not valid JSON: " + m.Error()
 	}
 	var parts []string
-	for _, x := range v.ValidateJSON(payload) {
+	for _, x := range violations {
 		parts = append(parts, x.Path+" "+x.Message)
 	}
-	return strings.Join(parts, "; ")
+	return "invalid-payload", strings.Join(parts, "; ")
 }
 
 // RunFile runs a scenario file as subtests of t, one per scenario.

@@ -24,7 +24,7 @@ func (b by) EncodeJSON(w *jsonlite.Writer) { w.BeginObject().Key("by").Int(int64
 
 func domain() *sdk.Domain {
 	d := sdk.NewDomain("counting", sdk.Meta{Revision: 1})
-	a := sdk.NewAggregate[counter](d, "counter")
+	a := sdk.NewAggregate[counter](d, "counter").StateSchema(sdk.Object(sdk.Required("n", sdk.Integer().Max(50))))
 	a.Apply("added", func(c *counter, e sdk.Event) error { c.N += e.Data.Get("by").Int(); return nil })
 	a.Action(sdk.Action[counter]{Name: "add", EvtKey: "added", New: true,
 		Payload: sdk.Object(sdk.Required("by", sdk.Integer())),
@@ -60,6 +60,11 @@ const scenarios = `{
      "then": {"error": {"code": "too-much"}, "events": []}},
     {"name": "schema", "when": {"command": "add", "resource": "counter", "payload": {"by": "x"}},
      "then": {"error": {"code": "invalid-payload"}}},
+    {"name": "state past its schema", "given": [{"type": "added", "data": {"by": 40}}],
+     "when": {"command": "bump", "resource": "counter", "payload": {"by": 30}},
+     "then": {"events": [{"type": "added"}]}},
+    {"name": "duplicate", "when": {"command": "add", "resource": "counter", "payload": {"by": 1, "by": 300}},
+     "then": {"error": {"code": "duplicate-property"}}},
     {"name": "unknown command", "when": {"command": "nope", "resource": "counter"},
      "then": {"error": {"code": "unknown-command"}}}
   ]
@@ -75,15 +80,17 @@ func TestOutcomesAndDiffs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"ok":                "",
-		"wrong state":       "state.n: want 4, got 3",
-		"wrong event":       `events[0].type: want "subtracted", got "added"`,
-		"missing event":     "events: want [], got [added]",
-		"expected an error": `error: want "too-much", but the command succeeded with [added]`,
-		"unexpected error":  "error: the command failed with too-much: at most 100 at a time",
-		"expected error":    "",
-		"schema":            "",
-		"unknown command":   "",
+		"ok":                    "",
+		"wrong state":           "state.n: want 4, got 3",
+		"wrong event":           `events[0].type: want "subtracted", got "added"`,
+		"missing event":         "events: want [], got [added]",
+		"expected an error":     `error: want "too-much", but the command succeeded with [added]`,
+		"unexpected error":      "error: the command failed with too-much: at most 100 at a time",
+		"expected error":        "",
+		"schema":                "",
+		"duplicate":             "",
+		"state past its schema": "state/n: must be at most 50",
+		"unknown command":       "",
 	}
 	for _, o := range outcomes {
 		w, ok := want[o.Name]

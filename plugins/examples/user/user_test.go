@@ -79,10 +79,10 @@ func TestUpdateAndDeactivate(t *testing.T) {
 }
 
 func TestCommandsOnMissingOrExistingUser(t *testing.T) {
-	if r := decide(t, "update-user", nil, 0, `{"name":"x"}`); r.Error.Code != "not-found" {
+	if r := decide(t, "update-user", nil, 0, `{"name":"x"}`); r.Error.Code != "aggregate-not-found" {
 		t.Fatalf("update of a missing user: %+v", r.Error)
 	}
-	if r := decide(t, "create-user", []byte(`{}`), 1, `{"email":"a@b.co","name":"x"}`); r.Error.Code != "already-exists" {
+	if r := decide(t, "create-user", []byte(`{}`), 1, `{"email":"a@b.co","name":"x"}`); r.Error.Code != "aggregate-exists" {
 		t.Fatalf("create over an existing user: %+v", r.Error)
 	}
 	if r := decide(t, "delete-user", nil, 0, `{}`); r.Status != abi.StatusUnknownCommand {

@@ -236,13 +236,13 @@ export function fluvius_handle(ptr: i32, len: i32): i64 {
   let n = stateLen > 0 ? intField(statePtr, stateLen, "n") : 0;
   outLen = 0;
   if (equals(namePtr, nameLen, "open-counter")) {
-    if (version != 0) return <i64>refuse(STATUS_DOMAIN_ERROR, "already-exists", "the counter exists");
+    if (version != 0) return <i64>refuse(STATUS_DOMAIN_ERROR, "aggregate-exists", "the counter exists");
     store<u8>(scratch, 0x7b);
     store<u8>(scratch + 1, 0x7d);
     emit("counter-opened", scratch, 2);
     writeObject("n", 0);
   } else if (equals(namePtr, nameLen, "add")) {
-    if (version == 0) return <i64>refuse(STATUS_DOMAIN_ERROR, "not-found", "the counter does not exist");
+    if (version == 0) return <i64>refuse(STATUS_DOMAIN_ERROR, "aggregate-not-found", "the counter does not exist");
     let by = intField(payPtr, payLen, "by");
     if (n + by > LIMIT) return <i64>refuse(STATUS_DOMAIN_ERROR, "limit-reached", "a counter stops at 1000000");
     writeObject("by", by);
