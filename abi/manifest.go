@@ -3,7 +3,11 @@ package abi
 // Manifest describes a domain: what ExportManifest returns, JSON encoded with
 // the field names in the json tags below. The host reads it once at load time.
 type Manifest struct {
-	ABIVersion int             `json:"abi_version"`
+	ABIVersion int `json:"abi_version"`
+	// Requires names the host features the plugin needs, each with the
+	// least version that serves it (see Feature*). A host lacking one
+	// refuses the plugin saying so.
+	Requires   map[string]int  `json:"requires,omitempty"`
 	Domain     string          `json:"domain"`
 	Meta       Meta            `json:"meta"`
 	Aggregates []AggregateSpec `json:"aggregates"`
@@ -104,3 +108,13 @@ func (m *Manifest) Aggregate(resource string) *AggregateSpec {
 	}
 	return nil
 }
+
+// Features by which ABI v1 grows (abi/ABI.md, "How the contract grows").
+const (
+	FeatureRequires       = "requires"
+	FeatureStateRead      = "state-read"
+	FeaturePolicies       = "policies"
+	FeatureAuthzCan       = "authz-can"
+	FeatureAggregateRoles = "aggregate-roles"
+	FeatureAuthRequired   = "auth-required"
+)

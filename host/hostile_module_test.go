@@ -20,25 +20,29 @@ const hostileManifest = `{"abi_version":1,"domain":"hostile","meta":{"revision":
 // hostile is a hand-written plugin: a valid ABI v1 module whose parts can
 // be replaced by misbehaving code.
 type hostile struct {
-	memory   string // the memory's limits
-	manifest string // fluvius_manifest's body
-	handle   string // fluvius_handle's body
-	extra    string // more module fields
+	manifestJSON string // the manifest; hostileManifest if empty
+	memory       string // the memory's limits
+	manifest     string // fluvius_manifest's body
+	handle       string // fluvius_handle's body
+	extra        string // more module fields
 }
 
 func (h hostile) wat() string {
 	if h.memory == "" {
 		h.memory = "2"
 	}
+	if h.manifestJSON == "" {
+		h.manifestJSON = hostileManifest
+	}
 	if h.manifest == "" {
-		h.manifest = "(i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const " + strconv.Itoa(len(hostileManifest)) + "))"
+		h.manifest = "(i64.or (i64.shl (i64.const 1024) (i64.const 32)) (i64.const " + strconv.Itoa(len(h.manifestJSON)) + "))"
 	}
 	if h.handle == "" {
 		h.handle = "(i64.const 0)"
 	}
 	return `(module
   (memory (export "memory") ` + h.memory + `)
-  (data (i32.const 1024) "` + strings.ReplaceAll(hostileManifest, `"`, `\"`) + `")
+  (data (i32.const 1024) "` + strings.ReplaceAll(h.manifestJSON, `"`, `\"`) + `")
   (func (export "fluvius_abi_version") (result i32) (i32.const 1))
   (func (export "fluvius_buffer") (param i32) (result i32) (i32.const 65536))
   (func (export "fluvius_manifest") (result i64) ` + h.manifest + `)
@@ -135,5 +139,38 @@ func TestHostileModules(t *testing.T) {
 			}
 			createUser(t, e.host, "ann@example.com")
 		})
+	}
+}
+
+// A plugin needing what this host lacks is refused by naming the
+// features, before any field this host does not know is read; what it
+// requires and the host has loads.
+func TestRequires(t *testing.T) {
+	e := bareEnv(t, nil)
+	manifest := func(requires, extra string) string {
+		return `{"abi_version":1,"requires":` + requires + `,"domain":"hostile","meta":{"revision":1},` + extra +
+			`"aggregates":[{"name":"thing","resources":["thing"],"roles":{"owner":"owner"}}],` +
+			`"commands":[{"name":"go","aggregate":"thing","resources":["thing"],"new":true}],"events":[]}`
+	}
+	for name, c := range map[string]struct {
+		manifest string
+		want     []string
+	}{
+		"an unknown feature and a newer version": {manifest(`{"teleport":1,"aggregate-roles":2}`, `"teleportation":{},`),
+			[]string{"aggregate-roles v2; this host has v1", "teleport v1, which this host does not have", "upgrade the host"}},
+		"a version below 1": {manifest(`{"aggregate-roles":0}`, ""), []string{"versions start at 1"}},
+	} {
+		_, err := e.host.Load(ctx, "hostile.wasm", assemble(t, hostile{manifestJSON: c.manifest}.wat()))
+		for _, w := range c.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v, want it to say %q", name, err, w)
+			}
+		}
+		if err != nil && strings.Contains(err.Error(), "unknown field") {
+			t.Errorf("%s: the refusal names a field, not the features: %v", name, err)
+		}
+	}
+	if _, err := e.host.Load(ctx, "hostile.wasm", assemble(t, hostile{manifestJSON: manifest(`{"aggregate-roles":1}`, "")}.wat())); err != nil {
+		t.Fatalf("what the host has: %v", err)
 	}
 }

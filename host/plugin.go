@@ -133,6 +133,18 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		p.pool.close(nil)
 		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
 	}
+	// What the plugin requires is read first: a plugin newer than this
+	// host is refused by naming the features it lacks, not by the first
+	// field it does not know.
+	var pre struct {
+		Requires map[string]int `json:"requires"`
+	}
+	if json.Unmarshal(raw, &pre) == nil {
+		if err := checkRequires(pre.Requires); err != nil {
+			p.pool.close(nil)
+			return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: err.Error()}
+		}
+	}
 	var m abi.Manifest
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields() // a manifest asking for what this host does not know is refused, not half-served

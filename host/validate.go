@@ -3,6 +3,7 @@ package host
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -235,6 +236,52 @@ func checkRoles(a *abi.AggregateSpec) error {
 		default:
 			return fmt.Errorf("aggregate %s: role %s names property %q, which is not a string or an array of strings", a.Name, role, prop)
 		}
+	}
+	return nil
+}
+
+// features are what this host offers by name and version (abi/ABI.md, "How
+// the contract grows"); a manifest's requires is checked against them.
+var features = map[string]int{
+	abi.FeatureRequires:       1,
+	abi.FeatureStateRead:      1,
+	abi.FeaturePolicies:       1,
+	abi.FeatureAuthzCan:       1,
+	abi.FeatureAggregateRoles: 1,
+	abi.FeatureAuthRequired:   1,
+}
+
+// Features returns the host features plugins may require, by name.
+func Features() map[string]int {
+	out := make(map[string]int, len(features))
+	for k, v := range features {
+		out[k] = v
+	}
+	return out
+}
+
+// checkRequires refuses a plugin needing a feature this host lacks, naming
+// every one.
+func checkRequires(req map[string]int) error {
+	names := make([]string, 0, len(req))
+	for name := range req {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var missing []string
+	for _, name := range names {
+		want, have := req[name], features[name]
+		switch {
+		case want < 1:
+			return fmt.Errorf("requires %q at version %d: versions start at 1", name, want)
+		case have == 0:
+			missing = append(missing, fmt.Sprintf("feature %s v%d, which this host does not have", name, want))
+		case have < want:
+			missing = append(missing, fmt.Sprintf("feature %s v%d; this host has v%d", name, want, have))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the plugin requires %s: upgrade the host", strings.Join(missing, ", and "))
 	}
 	return nil
 }

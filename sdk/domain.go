@@ -83,6 +83,13 @@ func (d *Domain) Manifest() []byte {
 	var w jsonlite.Writer
 	w.BeginObject()
 	w.Key("abi_version").Int(abi.Version)
+	if req := d.requires(); len(req) > 0 {
+		w.Key("requires").BeginObject()
+		for _, f := range req {
+			w.Key(f).Int(1)
+		}
+		w.EndObject()
+	}
 	w.Key("domain").String(d.name)
 	w.Key("meta").BeginObject()
 	w.Key("revision").Int(int64(d.meta.Revision))
@@ -245,4 +252,38 @@ func (d *Domain) Fold(req *abi.ApplyRequest) (*abi.ApplyResult, error) {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// requires lists the host features (abi.Feature*) the domain's manifest
+// uses beyond the first ABI v1, sorted, so that a host lacking one refuses
+// the plugin by name. All are at version 1 so far.
+func (d *Domain) requires() []string {
+	used := map[string]bool{}
+	for _, a := range d.aggregates {
+		info := a.info()
+		if info.readPolicy != "" {
+			used[abi.FeaturePolicies] = true
+		}
+		if info.readAuth {
+			used[abi.FeatureAuthRequired] = true
+		}
+		if len(info.roles) > 0 {
+			used[abi.FeatureAggregateRoles] = true
+		}
+		for _, c := range info.actions {
+			if c.policy != "" {
+				used[abi.FeaturePolicies] = true
+			}
+			if c.authRequired {
+				used[abi.FeatureAuthRequired] = true
+			}
+		}
+	}
+	var out []string
+	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeaturePolicies} {
+		if used[f] {
+			out = append(out, f)
+		}
+	}
+	return out
 }

@@ -163,6 +163,39 @@ func TestManifest(t *testing.T) {
 	}
 }
 
+// The manifest requires the features a domain uses, and none when it uses
+// none, so that older hosts still load plain plugins.
+func TestManifestRequires(t *testing.T) {
+	decode := func(d *sdk.Domain) abi.Manifest {
+		var m abi.Manifest
+		if err := json.Unmarshal(d.Manifest(), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	if m := decode(newDomain()); m.Requires != nil {
+		t.Fatalf("a plain domain requires %v", m.Requires)
+	}
+	d := sdk.NewDomain("vault", sdk.Meta{Revision: 1})
+	a := sdk.NewAggregate[counter](d, "box").Role("owner", "owner").ReadPolicy("vault.box")
+	a.Apply("added", func(c *counter, e sdk.Event) error { return nil })
+	a.Action(sdk.Action[counter]{Name: "open", EvtKey: "added", New: true, AuthRequired: true,
+		Handle: func(c *sdk.Call, s *counter, p jsonlite.Value) error { return nil }})
+	m := decode(d)
+	want := map[string]int{abi.FeatureAggregateRoles: 1, abi.FeatureAuthRequired: 1, abi.FeaturePolicies: 1}
+	if len(m.Requires) != len(want) {
+		t.Fatalf("requires %v, want %v", m.Requires, want)
+	}
+	for k, v := range want {
+		if m.Requires[k] != v {
+			t.Fatalf("requires %v, want %v", m.Requires, want)
+		}
+	}
+	if m.Aggregates[0].Roles["owner"] != "owner" || !m.Commands[0].AuthRequired {
+		t.Fatalf("manifest %+v", m)
+	}
+}
+
 func TestFoldReplays(t *testing.T) {
 	d := newDomain()
 	res, err := d.Fold(&abi.ApplyRequest{Resource: "counter", State: []byte(`{"n":1}`),
