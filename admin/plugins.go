@@ -316,3 +316,21 @@ func (s *Server) deleteVersion(c *fiber.Ctx) error {
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
+
+// testVersion runs the scenario file in the body against a version in a
+// throwaway host; 200 with each scenario's outcome, passed or not.
+func (s *Server) testVersion(c *fiber.Ctx) error {
+	admin, err := s.administrator(c)
+	if err != nil {
+		return err
+	}
+	n, err := versionParam(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.registry.Test(c.UserContext(), strings.Clone(c.Params("domain")), n, admin.UserID, c.Body())
+	if err != nil {
+		return err
+	}
+	return c.JSON(rep)
+}

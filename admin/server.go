@@ -117,6 +117,7 @@ func New(h *host.Host, opts Options) *Server {
 		s.app.Post("/_admin/plugins/:domain/disable", s.disablePlugin)
 		s.app.Get("/_admin/plugins/:domain/versions/:version", s.showVersion)
 		s.app.Delete("/_admin/plugins/:domain/versions/:version", s.deleteVersion)
+		s.app.Post("/_admin/plugins/:domain/versions/:version/test", s.testVersion)
 	}
 	s.app.Post("/*", s.command)
 	s.app.Get("/*", s.query)

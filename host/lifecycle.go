@@ -141,3 +141,12 @@ func (h *Host) Precompile(ctx context.Context, wasm []byte) error {
 	}
 	return cm.Close(ctx)
 }
+
+// SandboxConfig is the configuration of a throwaway host beside this one
+// (the registry tests uploads in one): the same limits and compilation
+// cache, one instance per plugin, no authorizer. Set its Store.
+func (h *Host) SandboxConfig() Config {
+	return Config{CacheDir: h.cfg.CacheDir, Fuel: h.cfg.Fuel, FuelByDomain: h.cfg.FuelByDomain, InitFuel: h.cfg.InitFuel,
+		Unmetered: h.cfg.Unmetered, MaxModuleBytes: h.cfg.MaxModuleBytes, PluginMemoryPages: h.cfg.PluginMemoryPages,
+		MaxInstances: 1, Committers: 1, Logger: h.cfg.Logger}
+}

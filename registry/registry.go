@@ -229,11 +229,20 @@ func (r *Registry) converge(ctx context.Context, d *store.PluginDomain) error {
 	return nil
 }
 
-// prepare fetches a version's module and prepares it on the host.
-func (r *Registry) prepare(ctx context.Context, v *store.PluginVersion) (*host.Plugin, error) {
+// module fetches a version's bytes, checked against their hash.
+func (r *Registry) module(ctx context.Context, v *store.PluginVersion) ([]byte, error) {
 	wasm, err := blob.GetContent(ctx, r.blobs, v.SHA256, r.opts.MaxModuleBytes)
 	if err != nil {
 		return nil, fmt.Errorf("fetching the module of version %d: %w", v.Version, err)
+	}
+	return wasm, nil
+}
+
+// prepare fetches a version's module and prepares it on the host.
+func (r *Registry) prepare(ctx context.Context, v *store.PluginVersion) (*host.Plugin, error) {
+	wasm, err := r.module(ctx, v)
+	if err != nil {
+		return nil, err
 	}
 	p, err := r.host.Prepare(ctx, fmt.Sprintf("%s@%d", v.Domain, v.Version), wasm)
 	if err != nil {

@@ -293,3 +293,46 @@ func TestSeed(t *testing.T) {
 		t.Fatalf("two modules of one domain: %v", err)
 	}
 }
+
+// Scenarios run against an uploaded version in a throwaway host: the
+// rebuilt tally passes, the one with a changed applier fails with the
+// difference; each run is in the history; scenarios of another domain are
+// refused.
+func TestScenariosBeforeActivation(t *testing.T) {
+	r := newRig(t, t.TempDir(), t.TempDir(), registry.Options{})
+	good, bad := r.upload(t, tally), r.upload(t, tallyDouble)
+	file := []byte(`{"domain": "tally", "scenarios": [
+	  {"name": "adds", "given": [{"type": "added", "data": {"n": 2}}],
+	   "when": {"command": "add", "resource": "tally", "payload": {"n": 3}},
+	   "then": {"events": [{"type": "added", "data": {"n": 3}}], "state": {"n": 5}}},
+	  {"name": "bounds", "when": {"command": "open", "resource": "tally", "payload": {"n": 5000}},
+	   "then": {"error": {"code": "invalid-payload"}}}]}`)
+	rep, err := r.reg.Test(ctx, "tally", good.Version, "ops", file)
+	if err != nil || !rep.OK() || rep.Passed != 2 {
+		t.Fatalf("the good version: %+v %v", rep, err)
+	}
+	rep, err = r.reg.Test(ctx, "tally", bad.Version, "ops", file)
+	if err != nil || rep.OK() || rep.Failed != 1 || rep.Scenarios[0].Passed ||
+		!slices.Contains(rep.Scenarios[0].Failures, "state.n: want 5, got 10") {
+		t.Fatalf("the changed version: %+v %v", rep, err)
+	}
+	_, err = r.reg.Test(ctx, "bank", good.Version, "ops", file)
+	wantCode(t, err, host.KindInvalid, "invalid-scenarios")
+	_, err = r.reg.Test(ctx, "tally", good.Version, "ops", []byte(`{"domain": "tally"`))
+	wantCode(t, err, host.KindInvalid, "invalid-scenarios")
+	_, err = r.reg.Test(ctx, "tally", 9, "ops", file)
+	wantCode(t, err, host.KindNotFound, "version-not-found")
+	d, _ := r.reg.Get(ctx, "tally")
+	tests := 0
+	for _, e := range d.Audit {
+		if e.Action == "test" {
+			tests++
+		}
+	}
+	if tests != 2 {
+		t.Fatalf("%d test runs in the history, want 2", tests)
+	}
+	if r.host.Plugin("tally") != nil {
+		t.Fatal("testing served the domain")
+	}
+}

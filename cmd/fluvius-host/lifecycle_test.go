@@ -186,8 +186,20 @@ func TestTwoHostProcessesConverge(t *testing.T) {
 	}
 	// Uploaded now, activated later: the other host compiles the upload
 	// meanwhile, so the activation reaches it without a compile.
-	if out := cli("plugin", "push", rebuilt, "--host", b.url); !strings.Contains(out, "user uploaded as version 2") {
+	// Its scenarios run on the host before anything is activated; a failing
+	// one keeps the upload inactive.
+	scenarios := "../../plugins/examples/user/scenarios.json"
+	if out := cli("plugin", "push", rebuilt, "--host", b.url, "--test", scenarios); !strings.Contains(out, "user uploaded as version 2") ||
+		!strings.Contains(out, " passed, 0 failed on the host") {
 		t.Fatalf("push said %q", out)
+	}
+	broken := filepath.Join(dir, "broken.json")
+	sc, _ := os.ReadFile(scenarios)
+	os.WriteFile(broken, bytes.Replace(sc, []byte(`"then": {`), []byte(`"then": {"error": {"code": "nope"}, `), 1), 0o644)
+	var pushOut bytes.Buffer
+	err := run(ctx, []string{"plugin", "push", rebuilt, "--host", b.url, "--test", broken, "--activate", "--admin-key", key}, &pushOut, &pushOut)
+	if err == nil || !strings.Contains(err.Error(), "stays inactive") || !strings.Contains(pushOut.String(), "FAIL") {
+		t.Fatalf("a failing scenario: %v\n%s", err, pushOut.String())
 	}
 	time.Sleep(time.Second) // not needed for correctness: it only lets the compile finish first
 	cli("plugin", "activate", "user", "2", "--host", b.url)
@@ -203,7 +215,7 @@ func TestTwoHostProcessesConverge(t *testing.T) {
 	within(t, "the first host stops serving", 2*time.Second, func() bool { return a.createUser(t) == 404 })
 	// Refusals come back readable.
 	var out bytes.Buffer
-	err := run(ctx, []string{"plugin", "activate", "user", "9", "--host", a.url, "--admin-key", key}, &out, &out)
+	err = run(ctx, []string{"plugin", "activate", "user", "9", "--host", a.url, "--admin-key", key}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "version-not-found") {
 		t.Fatalf("activating a missing version: %v", err)
 	}

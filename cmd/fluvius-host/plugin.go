@@ -27,8 +27,9 @@ const pluginUsage = `fluvius-host plugin: the plugin author's loop.
   plugin bench [--wasm FILE] [SCENARIOS.json]    size, compile, instantiate and decide times
 
 Against a running host (--host URL or $FLUVIUS_HOST, admin key in $FLUVIUS_ADMIN_KEY):
-  plugin push FILE.wasm [--activate] [--force] [--verify-all] [--domain NAME]
-                                                 upload a version, and activate it after verification
+  plugin push FILE.wasm [--activate] [--test SCENARIOS.json] [--force] [--verify-all] [--domain NAME]
+                                                 upload a version; run scenarios against it on the host;
+                                                 activate it (after they pass and verification)
   plugin list [--json]                           domains and their active versions
   plugin activate NAME VERSION [--force] [--verify-all]
   plugin rollback NAME [VERSION]                 back to the previous active version, or VERSION

@@ -143,6 +143,8 @@ func pluginPush(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	force := fs.Bool("force", false, "with --activate: activate even if verification finds differences")
 	verifyAll := fs.Bool("verify-all", false, "with --activate: replay every stream, not a sample")
 	domain := fs.String("domain", "", "refuse the upload unless the module serves this domain")
+	var tests stringList
+	fs.Var(&tests, "test", "a scenario file to run against the upload in a throwaway host first (repeatable); with --activate, activate only if every scenario passes")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -159,7 +161,7 @@ func pluginPush(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	q := url.Values{}
-	if *activate {
+	if *activate && len(tests) == 0 {
 		q.Set("activate", "true")
 	}
 	if *force {
@@ -190,11 +192,70 @@ func pluginPush(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		what = "already uploaded as"
 	}
 	fmt.Fprintf(stdout, "%s %s version %d (sha256 %s)\n", out.Domain, what, out.Version.Version, out.Version.SHA256[:12])
+	if len(tests) > 0 {
+		if err := r.runTests(ctx, out.Domain, out.Version.Version, tests, stdout); err != nil {
+			return err
+		}
+		if !*activate {
+			return nil
+		}
+		req, _ := json.Marshal(map[string]any{"version": out.Version.Version, "force": *force, "verify": map[bool]string{true: "all", false: "sample"}[*verifyAll]})
+		var act struct {
+			Verification *verification `json:"verification"`
+		}
+		if _, err := r.do(ctx, "POST", "/_admin/plugins/"+url.PathEscape(out.Domain)+"/activate", "application/json", bytes.NewReader(req), nil, &act); err != nil {
+			return err
+		}
+		out.Verification = act.Verification
+	}
 	if *activate {
 		fmt.Fprintf(stdout, "%s version %d is active; %s\n", out.Domain, out.Version.Version, out.Verification)
 	}
 	return nil
 }
+
+// runTests runs scenario files against an uploaded version on the host and
+// fails unless every scenario passes.
+func (r *remote) runTests(ctx context.Context, domain string, version int64, files []string, stdout io.Writer) error {
+	passed, failed := 0, 0
+	for _, path := range files {
+		body, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var rep struct {
+			Scenarios []struct {
+				Name     string   `json:"name"`
+				Passed   bool     `json:"passed"`
+				Failures []string `json:"failures"`
+			} `json:"scenarios"`
+		}
+		if _, err := r.do(ctx, "POST", fmt.Sprintf("/_admin/plugins/%s/versions/%d/test", url.PathEscape(domain), version),
+			"application/json", bytes.NewReader(body), nil, &rep); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		for _, s := range rep.Scenarios {
+			if s.Passed {
+				passed++
+				fmt.Fprintf(stdout, "PASS  %s\n", s.Name)
+				continue
+			}
+			failed++
+			fmt.Fprintf(stdout, "FAIL  %s (%s)\n      %s\n", s.Name, path, strings.Join(s.Failures, "\n      "))
+		}
+	}
+	fmt.Fprintf(stdout, "%d passed, %d failed on the host\n", passed, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d scenario(s) failed: version %d of %s stays inactive", failed, version, domain)
+	}
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
 
 func pluginList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plugin list", flag.ContinueOnError)
