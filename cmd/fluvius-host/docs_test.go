@@ -33,7 +33,6 @@ func TestDocsPluginsWalkthrough(t *testing.T) {
 		t.Fatalf("the walkthrough lost its commands:\n%s", script.String())
 	}
 	bin := filepath.Dir(hostBinary(t))
-	root, _ := filepath.Abs("../..")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -44,15 +43,35 @@ func TestDocsPluginsWalkthrough(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"FLUVIUS_SDK="+root, "PORT="+strconv.Itoa(port))
+	// No checkout: the page's plugin builds against the SDK the binary
+	// ships, as on a machine where only Go and fluvius-host are installed.
+	cmd.Env = append(withoutEnv(os.Environ(), "FLUVIUS_SDK"), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PORT="+strconv.Itoa(port))
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the walkthrough failed: %v\n%s", err, out)
+	}
+	mod, err := os.ReadFile(filepath.Join(cmd.Dir, "notes", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mod), "=> ./fluvius/sdk") || strings.Contains(string(mod), "=> /") {
+		t.Errorf("the plugin's go.mod does not build anywhere:\n%s", mod)
 	}
 	for _, want := range []string{"created notes/domain.go", "3 passed, 0 failed", "domain notes (revision 1): 2 commands", "notes uploaded as version 1", "notes version 1 is active", `"title":"Buy tea"`} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the walkthrough's output lacks %q:\n%s", want, out)
 		}
 	}
+}
+
+// withoutEnv drops a variable from an environment.
+func withoutEnv(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

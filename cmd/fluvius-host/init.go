@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"text/template"
+
+	"fluvius.dev/fluvius/internal/sdkdist"
 )
 
 //go:embed template/*.tmpl
@@ -23,7 +25,7 @@ func pluginInit(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "where to create the plugin; default ./NAME")
 	module := fs.String("module", "", "Go module path; default example.com/NAME")
-	sdkRoot := fs.String("sdk", envOr("FLUVIUS_SDK", ""), "the Fluvius checkout holding sdk/ and abi/; default: found upward from here (env FLUVIUS_SDK)")
+	sdkRoot := fs.String("sdk", envOr("FLUVIUS_SDK", ""), "a Fluvius checkout holding sdk/ and abi/ to build against (env FLUVIUS_SDK); default: a copy of the SDK this binary ships, written into the plugin's fluvius/ directory")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -41,18 +43,31 @@ func pluginInit(args []string, stdout, stderr io.Writer) error {
 	if *module == "" {
 		*module = "example.com/" + name
 	}
-	if *sdkRoot == "" {
-		if *sdkRoot, err = findSDK(); err != nil {
+	// The SDK is referred to by a relative path, so that the module can be
+	// committed and built on any machine: the copy this binary ships, in
+	// the plugin's own tree, or a checkout named with --sdk.
+	sdkPath := "./fluvius"
+	if *sdkRoot != "" {
+		root, err := filepath.Abs(*sdkRoot)
+		if err != nil {
 			return err
 		}
-	}
-	root, err := filepath.Abs(*sdkRoot)
-	if err != nil {
-		return err
-	}
-	for _, m := range []string{"sdk/go.mod", "abi/go.mod"} {
-		if _, err := os.Stat(filepath.Join(root, m)); err != nil {
-			return fmt.Errorf("--sdk %s holds no %s", root, m)
+		for _, m := range []string{"sdk/go.mod", "abi/go.mod"} {
+			if _, err := os.Stat(filepath.Join(root, m)); err != nil {
+				return fmt.Errorf("--sdk %s holds no %s", root, m)
+			}
+		}
+		abs, err := filepath.Abs(*dir)
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(abs, root)
+		if err != nil {
+			return fmt.Errorf("--sdk %s cannot be reached by a relative path from %s: %w", root, abs, err)
+		}
+		sdkPath = filepath.ToSlash(rel)
+		if !strings.HasPrefix(sdkPath, "../") && sdkPath != ".." {
+			sdkPath = "./" + sdkPath
 		}
 	}
 	if _, err := os.Stat(*dir); err == nil {
@@ -61,7 +76,13 @@ func pluginInit(args []string, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
-	data := struct{ Name, Title, Module, SDKRoot string }{name, strings.ToUpper(name[:1]) + strings.ReplaceAll(name[1:], "-", " "), *module, filepath.ToSlash(root)}
+	if *sdkRoot == "" {
+		if err := sdkdist.WriteTo(filepath.Join(*dir, "fluvius")); err != nil {
+			return fmt.Errorf("writing the SDK: %w", err)
+		}
+		fmt.Fprintln(stdout, "created", filepath.Join(*dir, "fluvius"), "(the Fluvius SDK "+version+", which the module builds against)")
+	}
+	data := struct{ Name, Title, Module, SDKRoot string }{name, strings.ToUpper(name[:1]) + strings.ReplaceAll(name[1:], "-", " "), *module, sdkPath}
 	entries, _ := templates.ReadDir("template")
 	for _, e := range entries {
 		t, err := template.ParseFS(templates, "template/"+e.Name())
@@ -86,23 +107,30 @@ func pluginInit(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// findSDK looks for a Fluvius checkout (sdk/go.mod and abi/go.mod) upward
-// from the working directory.
-func findSDK() (string, error) {
-	dir, err := os.Getwd()
+// pluginSDK writes the SDK this binary ships into a plugin's fluvius/
+// directory again: how a plugin made by plugin init moves to a newer SDK.
+func pluginSDK(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plugin sdk", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return "", err
+		return err
 	}
-	for {
-		if fileExists(filepath.Join(dir, "sdk", "go.mod")) && fileExists(filepath.Join(dir, "abi", "go.mod")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no Fluvius checkout found upward from here: pass --sdk PATH (the directory holding sdk/ and abi/)")
-		}
-		dir = parent
+	if len(pos) > 1 {
+		return errors.New("usage: fluvius-host plugin sdk [DIR]")
 	}
+	dir := "."
+	if len(pos) == 1 {
+		dir = pos[0]
+	}
+	if !fileExists(filepath.Join(dir, "go.mod")) {
+		return fmt.Errorf("%s holds no go.mod: run plugin sdk in a plugin made by plugin init", dir)
+	}
+	if err := sdkdist.WriteTo(filepath.Join(dir, "fluvius")); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "wrote the Fluvius SDK", version, "into", filepath.Join(dir, "fluvius"))
+	return nil
 }
 
 func fileExists(p string) bool {

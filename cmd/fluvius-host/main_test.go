@@ -162,6 +162,10 @@ func TestPluginInitBuildTest(t *testing.T) {
 	if err := run(ctx, []string{"plugin", "init", "shop", "--dir", plugin, "--sdk", root}, io.Discard, io.Discard); err == nil {
 		t.Fatal("init over an existing directory succeeded")
 	}
+	// The checkout is named by a relative path: the module can move with it.
+	if mod, _ := os.ReadFile(filepath.Join(plugin, "go.mod")); !strings.Contains(string(mod), "=> ../") || strings.Contains(string(mod), "=> /") {
+		t.Fatalf("go.mod names the SDK by an absolute path:\n%s", mod)
+	}
 	if err := run(ctx, []string{"plugin", "init", "Bad_Name", "--sdk", root}, io.Discard, io.Discard); err == nil {
 		t.Fatal("init accepted a bad name")
 	}

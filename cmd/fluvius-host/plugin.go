@@ -20,7 +20,9 @@ import (
 
 const pluginUsage = `fluvius-host plugin: the plugin author's loop.
 
-  plugin init NAME [--dir DIR] [--sdk PATH]     scaffold a plugin module with scenarios and a test
+  plugin init NAME [--dir DIR] [--sdk PATH]     scaffold a plugin module with scenarios and a test, with a
+                                                 copy of the SDK in NAME/fluvius (or --sdk: a checkout's)
+  plugin sdk [DIR]                               write this binary's SDK into DIR/fluvius again
   plugin build [DIR] [--toolchain auto|go|tinygo] [-o FILE]
                                                  compile DIR (default .) to NAME.wasm and check it loads
   plugin test [--wasm FILE] [SCENARIOS.json ...] run scenarios against the built .wasm
@@ -50,6 +52,8 @@ func pluginCmd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return pluginTest(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return pluginBench(ctx, args[1:], stdout, stderr)
+	case "sdk":
+		return pluginSDK(args[1:], stdout, stderr)
 	case "push":
 		return pluginPush(ctx, args[1:], stdout, stderr)
 	case "list":
