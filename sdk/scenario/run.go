@@ -1,10 +1,12 @@
 package scenario
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -241,11 +243,35 @@ func RunFile(t *testing.T, e Engine, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range outcomes {
+	lines := scenarioLines(path, outcomes)
+	for i, o := range outcomes {
 		t.Run(o.Name, func(t *testing.T) {
+			// The scenario's place in its file, where the fix goes.
 			for _, f := range o.Failures {
-				t.Error(f)
+				t.Errorf("%s:%d: scenario %q: %s", path, lines[i], o.Name, f)
 			}
 		})
 	}
+}
+
+// scenarioLines finds the line of each scenario's name in its file, in
+// order (0 where it cannot be told).
+func scenarioLines(path string, outcomes []Outcome) []int {
+	lines := make([]int, len(outcomes))
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return lines
+	}
+	at := 0
+	for i, o := range outcomes {
+		name, _ := json.Marshal(o.Name)
+		j := bytes.Index(raw[at:], name)
+		if j < 0 {
+			continue
+		}
+		at += j
+		lines[i] = 1 + bytes.Count(raw[:at], []byte("\n"))
+		at += len(name)
+	}
+	return lines
 }
