@@ -180,3 +180,70 @@ func TestUnreadBodyClosesConnection(t *testing.T) {
 		t.Fatalf("a second answer came on the connection: %s", next.Status)
 	}
 }
+
+// Requests sent without pause over HTTP through 20 activations and
+// rollbacks made over HTTP: not one fails.
+func TestNoFailedRequestsThroughActivations(t *testing.T) {
+	user, err := os.ReadFile(filepath.Join(pluginsDir, "user.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startWithRegistry(t, t.TempDir(), 64<<20)
+	admin := []string{"Authorization", "Bearer " + testAdminKey}
+	wasm := append([]string{"Content-Type", "application/wasm"}, admin...)
+	s.do(t, "POST", "/_admin/plugins?activate=true", string(user), wasm...).want(t, 201)
+	s.do(t, "POST", "/_admin/plugins", string(withCustomSection(user, "2")), wasm...).want(t, 201)
+	id := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201).body["id"].(string)
+	stop := make(chan struct{})
+	type result struct{ sent, failed int }
+	results := make(chan result, 4)
+	client := &http.Client{}
+	for w := 0; w < 4; w++ {
+		go func() {
+			var r result // each update names Ann anew: the domain refuses one that changes nothing
+			defer func() { results <- r }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var res *http.Response
+				var err error
+				if r.sent%2 == 0 {
+					res, err = client.Post(s.url+"/user:update-user/user/"+id, "application/json", strings.NewReader(fmt.Sprintf(`{"name":"Ann %d-%d"}`, w, r.sent)))
+				} else {
+					res, err = client.Get(s.url + "/user.user/" + id)
+				}
+				r.sent++
+				if err != nil {
+					r.failed++
+					continue
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+				if res.StatusCode >= 300 {
+					r.failed++
+				}
+			}
+		}()
+	}
+	for i := 0; i < 20; i++ {
+		if i%2 == 0 {
+			s.do(t, "POST", "/_admin/plugins/user/activate", `{"version":2}`, admin...).want(t, 200)
+		} else {
+			s.do(t, "POST", "/_admin/plugins/user/rollback", "", admin...).want(t, 200)
+		}
+	}
+	close(stop)
+	var total result
+	for w := 0; w < 4; w++ {
+		r := <-results
+		total.sent += r.sent
+		total.failed += r.failed
+	}
+	if total.failed != 0 || total.sent == 0 {
+		t.Fatalf("%d of %d requests failed through 20 activations", total.failed, total.sent)
+	}
+	t.Logf("%d requests through 20 activations, none failed", total.sent)
+}
