@@ -311,6 +311,9 @@ func TestScenariosBeforeActivation(t *testing.T) {
 	if err != nil || !rep.OK() || rep.Passed != 2 {
 		t.Fatalf("the good version: %+v %v", rep, err)
 	}
+	if v, _ := r.reg.Version(ctx, "tally", good.Version); v.Status != store.PluginVerified {
+		t.Fatalf("a version whose scenarios pass is %s", v.Status)
+	}
 	rep, err = r.reg.Test(ctx, "tally", bad.Version, "ops", file)
 	if err != nil || rep.OK() || rep.Failed != 1 || rep.Scenarios[0].Passed ||
 		!slices.Contains(rep.Scenarios[0].Failures, "state.n: want 5, got 10") {

@@ -9,6 +9,7 @@ import (
 
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/sdk/scenario"
+	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/store/sqlite"
 )
 
@@ -85,7 +86,15 @@ func (r *Registry) Test(ctx context.Context, domain string, version int64, actor
 		}
 	}
 	detail, _ := json.Marshal(map[string]any{"passed": rep.Passed, "failed": rep.Failed})
-	if err := r.store.PluginAuditAdd(ctx, r.audit(domain, version, "test", actor, detail)); err != nil {
+	a := r.audit(domain, version, "test", actor, detail)
+	// An upload whose scenarios all pass is verified; the run is in the
+	// history either way.
+	if rep.OK() && v.Status == store.PluginUploaded {
+		err = r.store.PluginVersionStatus(ctx, domain, version, store.PluginVerified, a)
+	} else {
+		err = r.store.PluginAuditAdd(ctx, a)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return rep, nil
