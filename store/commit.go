@@ -57,8 +57,10 @@ func WriteCommand(ctx context.Context, x Executor, c *CommandWrite) error {
 		if _, err := x.EventsAppend(ctx, c.Append); err != nil {
 			return err
 		}
-		if _, err := x.StatePut(ctx, c.State); err != nil {
-			return err
+		if c.State != nil { // events alone leave the state as it is
+			if _, err := x.StatePut(ctx, c.State); err != nil {
+				return err
+			}
 		}
 	}
 	if c.Idempotency != nil {

@@ -53,6 +53,12 @@ func (d *Driver) CommitCommands(ctx context.Context, cmds []*store.CommandWrite)
 	if d.closed.Load() {
 		return nil, store.ErrClosed
 	}
+	for _, c := range cmds {
+		if c.Append != nil && c.State == nil {
+			// Events alone: the pipelined statement writes a state too.
+			return store.CommitEach(ctx, d, cmds)
+		}
+	}
 	results, appended, err := d.commitPipelined(ctx, cmds)
 	if err != nil {
 		if d.closed.Load() {

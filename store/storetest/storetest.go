@@ -767,4 +767,18 @@ func testCommitCommands(t *testing.T, d store.Driver) {
 	if err != nil || !errors.Is(res[0], store.ErrVersionConflict) {
 		t.Fatalf("lone conflicting command: %v %v", res, err)
 	}
+	// Events alone, with no state, in a batch with a whole command: the
+	// events are appended and the state is left as it was.
+	alone := command("a", 1, 1, "")
+	alone.State = nil
+	res, err = d.CommitCommands(ctx, []*store.CommandWrite{alone, command("e", 0, 1, "")})
+	if err != nil || res[0] != nil || res[1] != nil {
+		t.Fatalf("events alone: %v %v", res, err)
+	}
+	if got, _ := x.StreamVersion(ctx, store.StreamKey{Stream: "agg-a"}); got != 2 {
+		t.Errorf("events alone: agg-a at version %d, want 2", got)
+	}
+	if rec, err := x.StateGet(ctx, &store.StateKey{Domain: "d", Resource: "r", ID: "a"}); err != nil || rec.Version != 1 {
+		t.Errorf("events alone changed the state: %+v %v", rec, err)
+	}
 }
