@@ -25,7 +25,11 @@ type Host struct {
 	nextCommit atomic.Uint64
 	mu         sync.Mutex // serialises loads
 	closed     bool       // under mu
-	mem        memBudget  // instance memory of all plugins
+	// life is held (read) by every compile and load, and (write) by Close
+	// before it closes the runtime: nothing compiles on a closed runtime.
+	life       sync.RWMutex
+	closing    atomic.Bool
+	mem        memBudget // instance memory of all plugins
 	stopReaper chan struct{}
 	reaper     sync.WaitGroup
 	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
@@ -190,6 +194,9 @@ func (h *Host) Close(ctx context.Context) error {
 		return nil
 	}
 	h.closed = true
+	h.closing.Store(true)
+	h.life.Lock() // compiles and loads in flight finish first
+	defer h.life.Unlock()
 	close(h.stopReaper)
 	h.reaper.Wait()
 	for _, p := range *h.plugins.Load() {

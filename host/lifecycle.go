@@ -21,12 +21,6 @@ import (
 // (not-wasm, module-too-large, module-refused, module-invalid,
 // abi-mismatch, plugin-init-failed, manifest-invalid).
 func (h *Host) Prepare(ctx context.Context, source string, wasm []byte) (*Plugin, error) {
-	h.mu.Lock()
-	closed := h.closed
-	h.mu.Unlock()
-	if closed {
-		return nil, errorf(KindUnavailable, "shutting-down", "the host is shutting down")
-	}
 	return h.load(ctx, source, wasm)
 }
 
@@ -127,6 +121,11 @@ func (h *Host) Precompile(ctx context.Context, wasm []byte) error {
 	if h.cache == nil || len(wasm) > h.cfg.MaxModuleBytes {
 		return nil
 	}
+	h.life.RLock()
+	defer h.life.RUnlock()
+	if h.closing.Load() {
+		return errHostClosed
+	}
 	sum := sha256.Sum256(wasm)
 	code := wasm
 	if !h.cfg.Unmetered {
@@ -150,3 +149,5 @@ func (h *Host) SandboxConfig() Config {
 		Unmetered: h.cfg.Unmetered, MaxModuleBytes: h.cfg.MaxModuleBytes, PluginMemoryPages: h.cfg.PluginMemoryPages,
 		MaxInstances: 1, Committers: 1, Logger: h.cfg.Logger}
 }
+
+var errHostClosed = &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down"}

@@ -85,6 +85,11 @@ func (p *Plugin) MemoryPages() int64 { return p.mem.used.Load() }
 // its initialisation and proves it works) and reads its manifest. On any
 // failure everything built so far is released.
 func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin, err error) {
+	h.life.RLock()
+	defer h.life.RUnlock()
+	if h.closing.Load() {
+		return nil, errHostClosed
+	}
 	if len(wasm) > h.cfg.MaxModuleBytes {
 		return nil, &Error{Kind: KindTooLarge, Code: "module-too-large",
 			Message: fmt.Sprintf("the module is %d bytes, more than the limit of %d", len(wasm), h.cfg.MaxModuleBytes)}

@@ -145,3 +145,21 @@ func TestRejectsModulesThatAreNotPlugins(t *testing.T) {
 	// A failed load leaves the serving plugin alone.
 	createUser(t, e.host, "ann@example.com")
 }
+
+// Closing a host while modules compile and load waits for them instead of
+// pulling the runtime from under them; those that come later are refused.
+func TestCloseWhileCompiling(t *testing.T) {
+	e := bareEnv(t, func(c *host.Config) { c.CacheDir = t.TempDir() })
+	done := make(chan error, 2)
+	go func() { done <- e.host.Precompile(ctx, userWasm) }()
+	go func() { _, err := e.host.Prepare(ctx, "user.wasm", userWasm); done <- err }()
+	e.host.Close(ctx)
+	for i := 0; i < 2; i++ {
+		if err := <-done; err != nil && !strings.Contains(err.Error(), "shutting down") {
+			t.Errorf("a compile racing Close: %v", err)
+		}
+	}
+	if _, err := e.host.Prepare(ctx, "user.wasm", userWasm); err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("a load after Close: %v", err)
+	}
+}
