@@ -219,6 +219,10 @@ type StatePutParams struct {
 	ETag            string
 	By              string // the user writing
 	Now             time.Time
+	// Deleted soft-deletes the record (deleted at Now): reads and
+	// commands no longer find it, lists leave it out unless asked; its
+	// events stay.
+	Deleted bool
 }
 
 // IdempotencyKey names one idempotency record.

@@ -33,10 +33,10 @@ WITH taken AS (
     FROM ok, unnest($4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS e(id, type, data, metadata, ord)
     RETURNING 1
 ), st AS (
-    INSERT INTO states (tenant, domain, resource, id, data, version, etag, created_at, created_by, updated_at, updated_by)
-    SELECT $14, $8, $9, $10, $11::jsonb, $12, $13, $18, $15, $18, $15 FROM ok
+    INSERT INTO states (tenant, domain, resource, id, data, version, etag, created_at, created_by, updated_at, updated_by, deleted_at)
+    SELECT $14, $8, $9, $10, $11::jsonb, $12, $13, $18, $15, $18, $15, $24 FROM ok
     ON CONFLICT (tenant, domain, resource, id) DO UPDATE SET data = EXCLUDED.data, version = EXCLUDED.version,
-        etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+        etag = EXCLUDED.etag, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, deleted_at = EXCLUDED.deleted_at
 ), idem AS (
     INSERT INTO idempotency (scope, key, request_hash, status, response, created_at)
     SELECT $16::text, $17, $19, $20, $21, $22 FROM ok WHERE $16::text IS NOT NULL
@@ -154,5 +154,5 @@ func queueCommand(b *pgx.Batch, c *store.CommandWrite) {
 	b.Queue(commandSQL,
 		a.Stream, a.ExpectedVersion, timeOr(a.Now).UTC().Truncate(time.Microsecond), ids, types, data, meta,
 		s.Domain, s.Resource, s.ID, jsonOr(s.Data, "{}"), s.Version, s.ETag, s.Tenant, s.By,
-		scope, key, timeOr(s.Now), hash, status, response, idemAt, a.Tenant)
+		scope, key, timeOr(s.Now), hash, status, response, idemAt, a.Tenant, deletedAt(s, timeOr(s.Now)))
 }

@@ -251,15 +251,15 @@ func (e *executor) StatePut(ctx context.Context, p *store.StatePutParams) (*stor
 	now := timeOr(p.Now)
 	var row pgx.Row
 	if p.ExpectedVersion == 0 {
-		row = e.q.QueryRow(ctx, `INSERT INTO states (`+stateColumns+`)
-			VALUES ($7, $1, $2, $3, $4::jsonb, $5, $6, $8, $9, $8, $9)
+		row = e.q.QueryRow(ctx, `INSERT INTO states (`+stateColumns+`, deleted_at)
+			VALUES ($7, $1, $2, $3, $4::jsonb, $5, $6, $8, $9, $8, $9, $10)
 			ON CONFLICT (tenant, domain, resource, id) DO NOTHING RETURNING `+stateColumns,
-			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, p.Tenant, now, p.By)
+			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, p.Tenant, now, p.By, deletedAt(p, now))
 	} else {
-		row = e.q.QueryRow(ctx, `UPDATE states SET data = $4::jsonb, version = $5, etag = $6, updated_at = $7, updated_by = $8
+		row = e.q.QueryRow(ctx, `UPDATE states SET data = $4::jsonb, version = $5, etag = $6, updated_at = $7, updated_by = $8, deleted_at = $11
 			WHERE tenant = $10 AND domain = $1 AND resource = $2 AND id = $3 AND ($9::bigint < 0 OR version = $9::bigint)
 			RETURNING `+stateColumns,
-			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.ExpectedVersion, p.Tenant)
+			p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.ExpectedVersion, p.Tenant, deletedAt(p, now))
 	}
 	r, err := scanState(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -307,6 +307,15 @@ func (e *executor) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecor
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("recording idempotency key %q: %w", r.Key, store.ErrDuplicate)
+	}
+	return nil
+}
+
+// deletedAt is what a state write stores in deleted_at: its time when it
+// deletes the record, else NULL.
+func deletedAt(p *store.StatePutParams, now time.Time) *time.Time {
+	if p.Deleted {
+		return &now
 	}
 	return nil
 }

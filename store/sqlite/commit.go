@@ -30,8 +30,8 @@ func (d *Driver) prepareCommandStmts(ctx context.Context) error {
 	}
 	d.stmts = &commandStmts{
 		insertEvent: prep(`INSERT INTO events (id, tenant, stream, version, type, data, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-		insertState: prep(`INSERT INTO states (` + stateColumns + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		updateState: prep(`UPDATE states SET data = ?, version = ?, etag = ?, updated_at = ?, updated_by = ?
+		insertState: prep(`INSERT INTO states (` + stateColumns + `, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		updateState: prep(`UPDATE states SET data = ?, version = ?, etag = ?, updated_at = ?, updated_by = ?, deleted_at = ?
 			WHERE tenant = ? AND domain = ? AND resource = ? AND id = ? AND version = ?`),
 		insertIdem: prep(`INSERT INTO idempotency (scope, key, request_hash, status, response, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
 		savepoint:  prep(`SAVEPOINT command`),
@@ -148,7 +148,7 @@ func (w *commandTx) write(c *store.CommandWrite) error {
 		snow := nanos(p.Now)
 		if p.ExpectedVersion == 0 {
 			err := w.exec(&w.insertState, w.s.insertState, p.Tenant, p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag,
-				snow, p.By, snow, p.By)
+				snow, p.By, snow, p.By, deletedAt(p))
 			if errors.Is(err, store.ErrDuplicate) {
 				return fmt.Errorf("%s: it already exists: %w", what(), store.ErrVersionConflict)
 			}
@@ -157,7 +157,7 @@ func (w *commandTx) write(c *store.CommandWrite) error {
 			}
 		} else {
 			res, err := w.stmt(&w.updateState, w.s.updateState).ExecContext(w.ctx, jsonOr(p.Data, "{}"), p.Version, p.ETag, snow, p.By,
-				p.Tenant, p.Domain, p.Resource, p.ID, p.ExpectedVersion)
+				deletedAt(p), p.Tenant, p.Domain, p.Resource, p.ID, p.ExpectedVersion)
 			if err != nil {
 				return fmt.Errorf("%s: %w", what(), translate(err))
 			}

@@ -65,6 +65,15 @@ func nanos(t time.Time) int64 {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// deletedAt is what a state write stores in deleted_at: its time when it
+// deletes the record, else NULL.
+func deletedAt(p *store.StatePutParams) any {
+	if p.Deleted {
+		return nanos(p.Now)
+	}
+	return nil
+}
+
 func jsonOr(b []byte, def string) string {
 	if len(b) == 0 {
 		return def
@@ -264,13 +273,13 @@ func (e *executor) StatePut(ctx context.Context, p *store.StatePutParams) (*stor
 		now := nanos(p.Now)
 		var row *sql.Row
 		if p.ExpectedVersion == 0 {
-			row = q.QueryRowContext(ctx, `INSERT INTO states (`+stateColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+stateColumns,
-				p.Tenant, p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, now, p.By)
+			row = q.QueryRowContext(ctx, `INSERT INTO states (`+stateColumns+`, deleted_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING `+stateColumns,
+				p.Tenant, p.Domain, p.Resource, p.ID, jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, now, p.By, deletedAt(p))
 		} else {
-			row = q.QueryRowContext(ctx, `UPDATE states SET data = ?, version = ?, etag = ?, updated_at = ?, updated_by = ?
+			row = q.QueryRowContext(ctx, `UPDATE states SET data = ?, version = ?, etag = ?, updated_at = ?, updated_by = ?, deleted_at = ?
 				WHERE tenant = ? AND domain = ? AND resource = ? AND id = ? AND (? < 0 OR version = ?) RETURNING `+stateColumns,
-				jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, p.Tenant, p.Domain, p.Resource, p.ID, p.ExpectedVersion, p.ExpectedVersion)
+				jsonOr(p.Data, "{}"), p.Version, p.ETag, now, p.By, deletedAt(p), p.Tenant, p.Domain, p.Resource, p.ID, p.ExpectedVersion, p.ExpectedVersion)
 		}
 		r, err := scanState(row)
 		switch {

@@ -53,6 +53,7 @@ func Exercise(t *testing.T, open Open) {
 		{"PluginLifecycle", testPluginLifecycle},
 		{"PluginConcurrentUploads", testPluginConcurrentUploads},
 		{"PluginStreamsAndEventTypes", testPluginStreamsAndEventTypes},
+		{"QueryGolden", testQueryGolden},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,402 @@
+// Package sqlq compiles a store.StateQuery to SQL for the drivers: one
+// compiler, with what differs between SQLite and PostgreSQL behind a
+// Dialect. Every value, JSON path included, is bound as a parameter; the
+// only names written into SQL are the record's own columns, from a fixed
+// list.
+package sqlq
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"fluvius.dev/fluvius/store"
+)
+
+// Dialect is what a driver's SQL needs said its own way. Expressions take
+// the SQL of a bound parameter holding the property's name (p).
+type Dialect interface {
+	// Param is the placeholder of the n-th argument (from 1).
+	Param(n int) string
+	// PathArg is what p is bound to for a state property.
+	PathArg(name string) any
+	// Text, Number, Bool are a state property's value when it has that
+	// JSON type, else NULL.
+	Text(p string) string
+	Number(p string) string
+	Bool(p string) string
+	// Present is true when the property exists and is not JSON null.
+	Present(p string) string
+	// Contains: the array property holds every string of the list bound
+	// at list (as the dialect's StringsArg binds it); Overlaps: at least one.
+	Contains(p, list string) string
+	Overlaps(p, list string) string
+	StringsArg(vals []string) any
+	// HasSubstring: lower(hay) holds needle (bound lower-cased), literally.
+	HasSubstring(hay, needle string) string
+	// TextMatch: every word (bound by WordsArg) starts a word of the
+	// fields' text; fields are bound path parameters.
+	TextMatch(fields []string, words string) string
+	WordsArg(words []string) any
+	// TimeArg binds a time as the record's time columns hold it.
+	TimeArg(t time.Time) any
+	// BoolArg binds a boolean as Bool compares it.
+	BoolArg(b bool) any
+	// Collate is appended to text expressions that are compared or
+	// sorted, so that every driver orders strings byte-wise.
+	Collate() string
+}
+
+// columns are the record's own fields a query may name.
+var columns = map[string]bool{"id": true, "version": true, "created_at": true, "updated_at": true,
+	"created_by": true, "updated_by": true}
+
+// Builder accumulates SQL and its arguments.
+type Builder struct {
+	d    Dialect
+	sql  strings.Builder
+	args []any
+}
+
+func (b *Builder) arg(v any) string {
+	b.args = append(b.args, v)
+	return b.d.Param(len(b.args))
+}
+
+// Compiled is a query as SQL.
+type Compiled struct {
+	List      string // the page; its columns: RecordColumns, then one per sort key and the id
+	ListArgs  []any
+	Count     string // the total, when asked
+	CountArgs []any
+	Keys      int // sort key columns after the record's
+}
+
+// RecordColumns are the columns every list selects first, in this order.
+const RecordColumns = "tenant, domain, resource, id, data, version, etag, created_at, created_by, updated_at, updated_by"
+
+// Compile compiles q for d.
+func Compile(d Dialect, q *store.StateQuery) (*Compiled, error) {
+	if q.Limit < 1 {
+		return nil, errors.New("sqlq: a query needs a limit")
+	}
+	where := &Builder{d: d}
+	if err := where.scope(q); err != nil {
+		return nil, err
+	}
+	if q.Where != nil {
+		where.sql.WriteString(" AND ")
+		if err := where.node(q.Where); err != nil {
+			return nil, err
+		}
+	}
+	out := &Compiled{Keys: len(q.Order) + 1}
+	if q.Count {
+		out.Count = "SELECT count(*) FROM states WHERE " + where.sql.String()
+		out.CountArgs = append([]any(nil), where.args...)
+	}
+	list := &Builder{d: d, args: append([]any(nil), where.args...)}
+	list.sql.WriteString("SELECT " + RecordColumns)
+	keys := make([]string, 0, len(q.Order)+1)
+	for _, o := range q.Order {
+		k, err := list.expr(o.Field)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+		list.sql.WriteString(", " + k)
+	}
+	keys = append(keys, "id")
+	list.sql.WriteString(", id FROM states WHERE ")
+	list.sql.WriteString(where.sql.String())
+	if q.After != nil {
+		if len(q.After) != len(keys) {
+			return nil, fmt.Errorf("sqlq: the cursor holds %d values for %d sort keys", len(q.After), len(keys))
+		}
+		list.sql.WriteString(" AND ")
+		if err := list.after(q.Order, keys, q.After, 0); err != nil {
+			return nil, err
+		}
+	}
+	list.sql.WriteString(" ORDER BY ")
+	for i, o := range q.Order {
+		dir := " ASC"
+		if o.Desc {
+			dir = " DESC"
+		}
+		// Nulls last whichever the direction, the same on every driver.
+		fmt.Fprintf(&list.sql, "(%s IS NULL), %s%s, ", keys[i], keys[i], dir)
+	}
+	list.sql.WriteString("id ASC LIMIT " + list.arg(int64(q.Limit)))
+	if q.After == nil && q.Offset > 0 {
+		list.sql.WriteString(" OFFSET " + list.arg(int64(q.Offset)))
+	}
+	out.List, out.ListArgs = list.sql.String(), list.args
+	return out, nil
+}
+
+func (b *Builder) scope(q *store.StateQuery) error {
+	fmt.Fprintf(&b.sql, "tenant = %s AND domain = %s AND resource = %s", b.arg(q.Tenant), b.arg(q.Domain), b.arg(q.Resource))
+	if !q.IncludeDeleted {
+		b.sql.WriteString(" AND deleted_at IS NULL")
+	}
+	return nil
+}
+
+// after writes the keyset condition: rows that sort after the cursor's,
+// with nulls last in both directions and the id breaking ties.
+func (b *Builder) after(order []store.Order, keys []string, vals []any, i int) error {
+	k, v := keys[i], vals[i]
+	if i == len(keys)-1 { // the id, ascending, never null
+		id, ok := v.(string)
+		if !ok {
+			return errors.New("sqlq: the cursor's last value is not an id")
+		}
+		b.sql.WriteString(k + " > " + b.arg(id))
+		return nil
+	}
+	b.sql.WriteString("(")
+	if v != nil {
+		cmp := " > "
+		if order[i].Desc {
+			cmp = " < "
+		}
+		x, err := b.value(order[i].Field, v)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b.sql, "%s%s%s OR %s IS NULL OR (%s = %s AND ", k, cmp, x, k, k, x)
+	} else {
+		fmt.Fprintf(&b.sql, "%s IS NULL AND (", k)
+	}
+	if err := b.after(order, keys, vals, i+1); err != nil {
+		return err
+	}
+	b.sql.WriteString("))")
+	return nil
+}
+
+// expr is a field's value as SQL, typed as the field is.
+func (b *Builder) expr(f store.Field) (string, error) {
+	if f.Column != "" {
+		if !columns[f.Column] {
+			return "", fmt.Errorf("sqlq: no column %q", f.Column)
+		}
+		return f.Column, nil
+	}
+	p := b.arg(b.d.PathArg(f.Name))
+	switch f.Type {
+	case store.TypeString:
+		return b.d.Text(p) + b.d.Collate(), nil
+	case store.TypeInteger, store.TypeNumber:
+		return b.d.Number(p), nil
+	case store.TypeBoolean:
+		return b.d.Bool(p), nil
+	}
+	return "", fmt.Errorf("sqlq: field %s cannot be compared or sorted", f.Name)
+}
+
+func (b *Builder) value(f store.Field, v any) (string, error) {
+	switch x := v.(type) {
+	case time.Time:
+		return b.arg(b.d.TimeArg(x)), nil
+	case bool:
+		return b.arg(b.d.BoolArg(x)), nil
+	case string, int64, float64:
+		return b.arg(x), nil
+	}
+	return "", fmt.Errorf("sqlq: field %s: a value of type %T", f.Name, v)
+}
+
+func (b *Builder) node(n store.Node) error {
+	switch n := n.(type) {
+	case store.And:
+		return b.list(n, " AND ", "1 = 1")
+	case store.Or:
+		return b.list(n, " OR ", "1 = 0")
+	case store.Not:
+		// IS NOT TRUE: a row where the condition is NULL (a missing
+		// field) is matched by the negation too.
+		b.sql.WriteString("((")
+		if err := b.node(n.Node); err != nil {
+			return err
+		}
+		b.sql.WriteString(") IS NOT TRUE)")
+		return nil
+	case store.TextCond:
+		paths := make([]string, len(n.Fields))
+		for i, f := range n.Fields {
+			paths[i] = b.arg(b.d.PathArg(f))
+		}
+		b.sql.WriteString(b.d.TextMatch(paths, b.arg(b.d.WordsArg(n.Words))))
+		return nil
+	case store.Cond:
+		return b.cond(n)
+	}
+	return fmt.Errorf("sqlq: unknown node %T", n)
+}
+
+func (b *Builder) list(ns []store.Node, sep, empty string) error {
+	if len(ns) == 0 {
+		b.sql.WriteString(empty)
+		return nil
+	}
+	b.sql.WriteString("(")
+	for i, c := range ns {
+		if i > 0 {
+			b.sql.WriteString(sep)
+		}
+		if err := b.node(c); err != nil {
+			return err
+		}
+	}
+	b.sql.WriteString(")")
+	return nil
+}
+
+func (b *Builder) cond(c store.Cond) error {
+	f := c.Field
+	if c.Op == store.OpNull {
+		if f.Column != "" {
+			if !columns[f.Column] {
+				return fmt.Errorf("sqlq: no column %q", f.Column)
+			}
+			b.sql.WriteString("(" + f.Column + " IS NULL)")
+			return nil
+		}
+		b.sql.WriteString("(NOT " + b.d.Present(b.arg(b.d.PathArg(f.Name))) + ")")
+		return nil
+	}
+	if f.Type == store.TypeStrings {
+		vals, err := strs(c.Value)
+		if err != nil {
+			return fmt.Errorf("sqlq: field %s: %w", f.Name, err)
+		}
+		p := b.arg(b.d.PathArg(f.Name))
+		switch c.Op {
+		case store.OpContains:
+			b.sql.WriteString(b.d.Contains(p, b.arg(b.d.StringsArg(vals))))
+		case store.OpOverlaps:
+			b.sql.WriteString(b.d.Overlaps(p, b.arg(b.d.StringsArg(vals))))
+		default:
+			return fmt.Errorf("sqlq: field %s: operator %d on an array", f.Name, c.Op)
+		}
+		return nil
+	}
+	x, err := b.expr(f)
+	if err != nil {
+		return err
+	}
+	switch c.Op {
+	case store.OpEq, store.OpGt, store.OpGte, store.OpLt, store.OpLte:
+		v, err := b.value(f, c.Value)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b.sql, "(%s %s %s)", x, map[store.Op]string{store.OpEq: "=", store.OpGt: ">", store.OpGte: ">=", store.OpLt: "<", store.OpLte: "<="}[c.Op], v)
+	case store.OpIn:
+		vals, ok := c.Value.([]any)
+		if !ok || len(vals) == 0 {
+			return fmt.Errorf("sqlq: field %s: in takes a non-empty list", f.Name)
+		}
+		b.sql.WriteString("(" + x + " IN (")
+		for i, v := range vals {
+			if i > 0 {
+				b.sql.WriteString(", ")
+			}
+			s, err := b.value(f, v)
+			if err != nil {
+				return err
+			}
+			b.sql.WriteString(s)
+		}
+		b.sql.WriteString("))")
+	case store.OpBetween:
+		vals, ok := c.Value.([]any)
+		if !ok || len(vals) != 2 {
+			return fmt.Errorf("sqlq: field %s: between takes two values", f.Name)
+		}
+		lo, err := b.value(f, vals[0])
+		if err != nil {
+			return err
+		}
+		hi, err := b.value(f, vals[1])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b.sql, "(%s >= %s AND %s <= %s)", x, lo, x, hi)
+	case store.OpHas:
+		s, ok := c.Value.(string)
+		if !ok || f.Type != store.TypeString {
+			return fmt.Errorf("sqlq: field %s: has takes a string on a string field", f.Name)
+		}
+		b.sql.WriteString(b.d.HasSubstring(x, b.arg(strings.ToLower(s))))
+	default:
+		return fmt.Errorf("sqlq: field %s: operator %d", f.Name, c.Op)
+	}
+	return nil
+}
+
+func strs(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return nil, errors.New("takes a non-empty list of strings")
+	}
+	out := make([]string, len(list))
+	for i, e := range list {
+		s, ok := e.(string)
+		if !ok {
+			return nil, errors.New("takes a list of strings")
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// Normalize turns a sort key as a driver scanned it into the Go type of
+// its field (time.Time, bool, int64, float64, string), so that cursors are
+// the same whichever driver made them. fromNanos reads a driver's integer
+// times.
+func Normalize(f store.Field, v any, fromNanos func(int64) time.Time) any {
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	if v == nil {
+		return nil
+	}
+	switch f.Type {
+	case store.TypeTime:
+		switch x := v.(type) {
+		case int64:
+			return fromNanos(x)
+		case time.Time:
+			return x.UTC()
+		}
+	case store.TypeBoolean:
+		switch x := v.(type) {
+		case int64:
+			return x != 0
+		case bool:
+			return x
+		}
+	case store.TypeInteger:
+		switch x := v.(type) {
+		case float64:
+			if x == float64(int64(x)) {
+				return int64(x)
+			}
+			return x
+		case int32:
+			return int64(x)
+		}
+	case store.TypeNumber:
+		switch x := v.(type) {
+		case int64:
+			return float64(x)
+		case float32:
+			return float64(x)
+		}
+	}
+	return v
+}
