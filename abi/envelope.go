@@ -48,6 +48,7 @@ type Result struct {
 	Response []byte  // 3: JSON the action answers with; may be nil
 	State    []byte  // 4: JSON of the state after folding Events
 	Error    Error   // 5: set unless Status is StatusOK
+	Deleted  bool    // 6: the command soft-deletes the aggregate
 }
 
 // ApplyRequest is the envelope ExportApply takes: fold Events into State.
@@ -251,6 +252,9 @@ func (r *Result) Encode(e *Encoder) {
 	e.BytesField(3, r.Response)
 	e.BytesField(4, r.State)
 	r.Error.encode(e, 5)
+	if r.Deleted {
+		e.Uint(6, 1)
+	}
 }
 
 // Decode reads a result. Byte fields alias b.
@@ -274,6 +278,8 @@ func (r *Result) Decode(b []byte) error {
 			if err := r.Error.decode(d.Message()); err != nil {
 				return err
 			}
+		case 6:
+			r.Deleted = d.Uint() != 0
 		default:
 			d.Skip()
 		}

@@ -38,6 +38,22 @@ type AggregateSpec struct {
 	Roles map[string]string `json:"roles,omitempty"`
 	// AuthRequired refuses anonymous readers even in development mode.
 	AuthRequired bool `json:"auth_required,omitempty"`
+	// Query says how the aggregate's states are listed and searched.
+	Query *QuerySpec `json:"query,omitempty"`
+}
+
+// QuerySpec is an aggregate's query resource (abi/ABI.md, "Query
+// resources").
+type QuerySpec struct {
+	// Fields are top-level state properties clients may filter and sort
+	// on, typed by the state schema.
+	Fields []string `json:"fields,omitempty"`
+	// Sort is the default order: "field.asc" or "field.desc" entries.
+	Sort []string `json:"sort,omitempty"`
+	// Text are the string fields a text search looks in.
+	Text []string `json:"text,omitempty"`
+	// Hidden are state properties never answered in lists or reads.
+	Hidden []string `json:"hidden,omitempty"`
 }
 
 // CommandSpec is one action of an aggregate.
@@ -56,6 +72,9 @@ type CommandSpec struct {
 	Policy string `json:"policy,omitempty"`
 	// AuthRequired refuses anonymous callers even in development mode.
 	AuthRequired bool `json:"auth_required,omitempty"`
+	// Deletes says the command may soft-delete its aggregate (Result's
+	// deleted); the host refuses a deletion a command does not declare.
+	Deletes bool `json:"deletes,omitempty"`
 }
 
 // EventSpec is one event type an aggregate emits and folds.
@@ -117,4 +136,6 @@ const (
 	FeatureAuthzCan       = "authz-can"
 	FeatureAggregateRoles = "aggregate-roles"
 	FeatureAuthRequired   = "auth-required"
+	FeatureQuery          = "query-resources"
+	FeatureSoftDelete     = "soft-delete"
 )

@@ -1,9 +1,12 @@
 package admin
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/query"
 )
 
 type domainSummary struct {
@@ -35,9 +38,14 @@ type resourceView struct {
 	Aggregate string      `json:"aggregate"`
 	State     *abi.Schema `json:"state,omitempty"`
 	URL       string      `json:"url"`
+	List      string      `json:"list"`
+	Meta      string      `json:"meta"`
 }
 
 func (s *Server) describeDomain(c *fiber.Ctx) error {
+	if strings.Contains(c.Params("domain"), ".") {
+		return s.describeResource(c)
+	}
 	p := s.host.Plugin(c.Params("domain"))
 	if p == nil {
 		return problemError(fiber.StatusNotFound, "unknown-domain", "no domain "+c.Params("domain")+" is loaded")
@@ -59,12 +67,65 @@ func (s *Server) describeDomain(c *fiber.Ctx) error {
 	for _, a := range m.Aggregates {
 		for _, r := range a.Resources {
 			resources = append(resources, resourceView{Name: r, Aggregate: a.Name, State: a.State,
-				URL: "GET /" + m.Domain + "." + r + "/{id}"})
+				URL: "GET /" + m.Domain + "." + r + "/{id}", List: "GET /" + m.Domain + "." + r + "/",
+				Meta: "/_meta/" + m.Domain + "." + r + "/"})
 		}
 	}
 	return c.JSON(fiber.Map{
 		"domain": m.Domain, "meta": m.Meta, "abi_version": m.ABIVersion,
 		"plugin":    fiber.Map{"sha256": p.ID(), "source": p.Source(), "bytes": p.Size(), "loaded_at": p.LoadedAt()},
 		"resources": resources, "commands": cmds, "events": m.Events,
+	})
+}
+
+type fieldView struct {
+	Name      string   `json:"name"`
+	Type      string   `json:"type"`
+	Operators []string `json:"operators"`
+	Sortable  bool     `json:"sortable"`
+	Record    bool     `json:"record,omitempty"` // the record's own field, not the state's
+}
+
+// describeResource answers GET /_meta/{domain}.{resource}/: the fields a
+// list may filter and sort on, their types and operators, the default
+// sort, the text fields and the bounds.
+func (s *Server) describeResource(c *fiber.Ctx) error {
+	target := c.Params("domain")
+	if target == "" {
+		target = c.Params("target")
+	}
+	domain, resource, _ := strings.Cut(target, ".")
+	p := s.host.Plugin(domain)
+	if p == nil {
+		return problemError(fiber.StatusNotFound, "unknown-domain", "no domain "+domain+" is loaded")
+	}
+	res := p.QueryResource(resource)
+	if res == nil {
+		return problemError(fiber.StatusNotFound, "unknown-resource", "domain "+domain+" has no resource "+resource)
+	}
+	fields := []fieldView{}
+	for _, name := range res.FieldNames() {
+		f := res.Fields[name]
+		fields = append(fields, fieldView{Name: name, Type: query.TypeName(f.Type), Operators: query.Operators(f.Type),
+			Sortable: query.Sortable(f.Type), Record: f.Column != ""})
+	}
+	sorts := []string{}
+	for _, o := range res.DefaultSort {
+		dir := ".asc"
+		if o.Desc {
+			dir = ".desc"
+		}
+		sorts = append(sorts, o.Field.Name+dir)
+	}
+	text := res.Text
+	if text == nil {
+		text = []string{}
+	}
+	return c.JSON(fiber.Map{
+		"domain": domain, "resource": resource, "list": "GET /" + domain + "." + resource + "/",
+		"fields": fields, "default_sort": sorts, "text": text,
+		"limits": fiber.Map{"default_limit": query.DefaultLimit, "max_limit": query.MaxLimit, "max_depth": query.MaxDepth,
+			"max_conditions": query.MaxConditions, "max_query_bytes": query.MaxQueryBytes},
+		"syntax": `query={"field.op": value, "field!op": value, ".and": [...], ".or": [...], "!and": ..., "!or": ...}; sort=f.asc,g.desc; limit; page or cursor; select, exclude, include; text; deleted=true`,
 	})
 }

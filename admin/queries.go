@@ -9,6 +9,7 @@ import (
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/query"
 )
 
 type stateView struct {
@@ -35,13 +36,67 @@ func (s *Server) query(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	switch r.tail {
-	case "":
+	switch {
+	case r.list:
+		return s.list(c, caller, r)
+	case r.tail == "":
 		return s.state(c, caller, r)
-	case "events":
+	case r.tail == "events":
 		return s.events(c, caller, r)
 	}
 	return notFound(c.Path())
+}
+
+// list handles GET /{domain}.{resource}/ with Fluvius's query parameters.
+func (s *Server) list(c *fiber.Ctx, caller abi.Caller, r route) error {
+	for _, k := range []string{"query", "sort", "limit", "page", "cursor", "select", "exclude", "include", "text", "deleted"} {
+		if n := len(c.Context().QueryArgs().PeekMulti(k)); n > 1 {
+			return problemError(fiber.StatusBadRequest, "invalid-query", k+" is given "+strconv.Itoa(n)+" times")
+		}
+	}
+	known := map[string]bool{"query": true, "sort": true, "limit": true, "page": true, "cursor": true, "select": true,
+		"exclude": true, "include": true, "text": true, "deleted": true}
+	var unknown string
+	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
+		if !known[string(k)] && unknown == "" {
+			unknown = string(k)
+		}
+	})
+	if unknown != "" {
+		return problemError(fiber.StatusBadRequest, "invalid-query", "unknown parameter "+strconv.Quote(unknown)+
+			": lists take query, sort, limit, page, cursor, select, exclude, include, text, deleted")
+	}
+	req := query.Request{Query: c.Query("query"), Sort: c.Query("sort"), Limit: c.Query("limit"), Page: c.Query("page"),
+		Cursor: c.Query("cursor"), Select: c.Query("select"), Exclude: c.Query("exclude"), Include: c.Query("include"),
+		Text: c.Query("text"), Deleted: c.Query("deleted")}
+	res, err := s.host.List(c.UserContext(), caller, r.domain, r.resource, req)
+	if err != nil {
+		return err
+	}
+	data := make([]stateView, len(res.Records))
+	for i, rec := range res.Records {
+		v := stateView{ID: rec.ID, Resource: rec.Resource, Data: rec.Data, Version: rec.Version, ETag: rec.ETag,
+			CreatedAt: &rec.CreatedAt, UpdatedAt: &rec.UpdatedAt}
+		if res.Include["tenant"] {
+			v.Tenant = rec.Tenant
+		}
+		if res.Include["created_by"] {
+			v.CreatedBy = rec.CreatedBy
+		}
+		if res.Include["updated_by"] {
+			v.UpdatedBy = rec.UpdatedBy
+		}
+		data[i] = v
+	}
+	pages := (res.Total + int64(res.Limit) - 1) / int64(res.Limit)
+	pagination := fiber.Map{"limit": res.Limit, "offset": res.Offset, "total": res.Total, "pages": pages}
+	if res.Page > 0 {
+		pagination["page"] = res.Page
+	}
+	if res.Next != "" {
+		pagination["cursor"] = res.Next
+	}
+	return c.JSON(fiber.Map{"data": data, "pagination": pagination})
 }
 
 func (s *Server) state(c *fiber.Ctx, caller abi.Caller, r route) error {

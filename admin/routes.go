@@ -11,6 +11,7 @@ import (
 // commands, /{domain}.{resource}/{id}[/events] for queries.
 type route struct {
 	domain, verb, resource, id, tail string
+	list                             bool // GET /{domain}.{resource}/: the resource's list
 }
 
 // parseRoute splits path into its parts. sep separates domain from command
@@ -32,6 +33,9 @@ func parseRoute(path string, sep byte) (route, error) {
 	case sep == ':' && len(rest) == 2:
 		r.resource = rest[0]
 		r.id = rest[1]
+	case sep == '.' && (len(rest) == 0 || len(rest) == 1 && rest[0] == ""):
+		r.resource, r.list = r.verb, true
+		return r, nil
 	case sep == '.' && (len(rest) == 1 || len(rest) == 2):
 		r.resource = r.verb
 		r.id = rest[0]
@@ -49,5 +53,5 @@ func parseRoute(path string, sep byte) (route, error) {
 
 func notFound(path string) error {
 	return problemError(fiber.StatusNotFound, "no-route",
-		"no route for "+path+": commands are POST /{domain}:{command}/{resource}/{id}, state is GET /{domain}.{resource}/{id}")
+		"no route for "+path+": commands are POST /{domain}:{command}/{resource}/{id}, state is GET /{domain}.{resource}/{id}, lists GET /{domain}.{resource}/")
 }

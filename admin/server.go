@@ -97,6 +97,7 @@ func New(h *host.Host, opts Options) *Server {
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/_meta", s.listDomains)
 	s.app.Get("/_meta/:domain", s.describeDomain)
+	s.app.Get("/_meta/:target/", s.describeResource)
 	if s.keys != nil {
 		s.app.Post("/_admin/api-keys", s.createAPIKey)
 		s.app.Get("/_admin/api-keys", s.listAPIKeys)

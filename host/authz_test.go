@@ -1,12 +1,15 @@
 package host_test
 
 import (
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/query"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -162,6 +165,38 @@ func testAggregateRoles(t *testing.T, driver string) {
 		_, err = e.host.StateAt(ctx, eve, "faulty", "locker", id, 1)
 		wantError(t, err, host.KindForbidden, "forbidden")
 	}
+	// Lists are row-scoped: each caller sees the lockers it holds a role
+	// on that a policy lets read; a tenant-wide grant sees them all.
+	lockers := func(c abi.Caller) []string {
+		t.Helper()
+		res, err := e.host.List(ctx, c, "faulty", "locker", query.Request{Sort: "_id"})
+		if err != nil {
+			t.Fatalf("%s lists: %v", c.UserID, err)
+		}
+		var out []string
+		for _, r := range res.Records {
+			out = append(out, r.ID)
+		}
+		sort.Strings(out)
+		return out
+	}
+	both := []string{mine, other.ID}
+	sort.Strings(both)
+	for c, want := range map[*abi.Caller][]string{&ann: {mine}, &bob: {mine}, &eve: {other.ID}, {UserID: "carl", Tenant: "acme"}: nil} {
+		if got := lockers(*c); !slices.Equal(got, want) {
+			t.Errorf("%s sees %v, want %v", c.UserID, got, want)
+		}
+	}
+	if err := az.Add(ctx, store.PolicyRule{Type: "p", Values: []string{"role:auditor", "acme", "faulty.locker", "read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := lockers(abi.Caller{UserID: "ida", Tenant: "acme", Roles: []string{"auditor"}}); !slices.Equal(got, both) {
+		t.Errorf("an auditor sees %v", got)
+	}
+	// The vault grants no role: a list without the grant is a 403.
+	_, err := e.host.List(ctx, ann, "faulty", "vault", query.Request{})
+	wantError(t, err, host.KindForbidden, "forbidden")
+
 	// A role given in the tenant ("owner" from a token) is not ownership.
 	wantError(t, use(abi.Caller{UserID: "carl", Tenant: "acme", Roles: []string{"owner"}}, mine, ""), host.KindForbidden, "forbidden")
 
@@ -178,7 +213,7 @@ func testAggregateRoles(t *testing.T, driver string) {
 		t.Errorf("owner peeks: %v", got)
 	}
 	// auth_required: anonymous callers are refused with 401 whatever the policies.
-	_, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "peek-locker", Resource: "locker", AggregateID: mine,
+	_, err = e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "peek-locker", Resource: "locker", AggregateID: mine,
 		Payload: []byte(`{}`), Caller: abi.Caller{Tenant: "acme"}})
 	wantError(t, err, host.KindUnauthenticated, "authentication-required")
 }

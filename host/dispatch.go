@@ -393,7 +393,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if err := h.checkLimits(p, spec.Name, res); err != nil {
 		return nil, err
 	}
-	if err := checkResult(p, res); err != nil {
+	if err := checkResult(p, spec, res); err != nil {
 		return nil, h.guestFailure(p, spec.Name, cmd.Caller, err)
 	}
 	body := commandBody{ID: cmd.AggregateID, Resource: cmd.Resource, Data: res.Response, Events: []EventView{}}
@@ -429,10 +429,14 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Tenant: key.Tenant, Stream: stream},
 			ExpectedVersion: env.Version, Events: events, Now: now},
 		State: &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
-			ExpectedVersion: env.Version, ETag: etag, By: cmd.Caller.UserID, Now: now},
+			ExpectedVersion: env.Version, ETag: etag, By: cmd.Caller.UserID, Now: now, Deleted: res.Deleted},
 	})
 	if err == nil {
-		h.states.put(cacheKey, &store.StateRecord{StateKey: key, Data: res.State, Version: newVersion, ETag: etag})
+		if res.Deleted {
+			h.states.drop(cacheKey)
+		} else {
+			h.states.put(cacheKey, &store.StateRecord{StateKey: key, Data: res.State, Version: newVersion, ETag: etag})
+		}
 	}
 	return res2, err
 }
@@ -528,7 +532,13 @@ func (h *Host) checkLimits(p *Plugin, command string, res *abi.Result) error {
 
 // checkResult refuses to store what a guest got wrong: undeclared events or
 // JSON that is not JSON would corrupt the log or the read model.
-func checkResult(p *Plugin, res *abi.Result) error {
+func checkResult(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
+	if res.Deleted && !spec.Deletes {
+		return fmt.Errorf("command %s deleted its aggregate, which its manifest does not declare (deletes)", spec.Name)
+	}
+	if res.Deleted && len(res.Events) == 0 {
+		return fmt.Errorf("command %s deleted its aggregate without an event recording it", spec.Name)
+	}
 	for _, ev := range res.Events {
 		if !p.manifest.events[ev.Type] {
 			return fmt.Errorf("the guest emitted event %q, which its manifest does not declare", ev.Type)
@@ -537,7 +547,18 @@ func checkResult(p *Plugin, res *abi.Result) error {
 			return fmt.Errorf("the guest emitted event %q with invalid JSON data", ev.Type)
 		}
 	}
-	if !json.Valid(res.State) {
+	if v := p.manifest.states[spec.Aggregate]; v != nil && len(res.Events) > 0 {
+		// The declared state schema holds for every state written, so that
+		// typed queries can trust it; a plugin breaking it is refused.
+		violations, err := v.Validate(res.State)
+		if err != nil {
+			return fmt.Errorf("the guest returned a state that is not valid JSON: %w", err)
+		}
+		if len(violations) > 0 {
+			return fmt.Errorf("the guest returned a state that does not match its declared state schema: %s %s",
+				violations[0].Path, violations[0].Message)
+		}
+	} else if !json.Valid(res.State) {
 		return errors.New("the guest returned a state that is not valid JSON")
 	}
 	if res.Response != nil && !json.Valid(res.Response) {

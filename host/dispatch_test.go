@@ -81,7 +81,7 @@ func TestLoadReadsManifest(t *testing.T) {
 		t.Fatal("user plugin not active")
 	}
 	m := p.Manifest()
-	if m.Meta.Title != "Users" || len(m.Commands) != 3 || m.Command("create-user").EvtKey != "user-created" {
+	if m.Meta.Title != "Users" || len(m.Commands) != 4 || m.Command("create-user").EvtKey != "user-created" {
 		t.Fatalf("manifest %+v", m)
 	}
 	if len(p.ID()) != 64 || p.Instances() != 1 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/query"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -151,3 +152,6 @@ func (h *Host) SandboxConfig() Config {
 }
 
 var errHostClosed = &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down"}
+
+// QueryResource returns what a resource offers to lists, or nil.
+func (p *Plugin) QueryResource(resource string) *query.Resource { return p.manifest.queries[resource] }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/query"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -42,14 +44,22 @@ func (h *Host) checkResource(ctx context.Context, caller abi.Caller, domain, res
 
 // State returns an aggregate's current state record.
 func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, id string) (*store.StateRecord, error) {
-	if _, err := h.checkResource(ctx, caller, domain, resource, id); err != nil {
+	p, err := h.checkResource(ctx, caller, domain, resource, id)
+	if err != nil {
 		return nil, err
 	}
 	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", resource, id)
 	}
-	return rec, err
+	if err != nil {
+		return nil, err
+	}
+	// Hidden properties are never answered.
+	if rec.Data, err = p.manifest.queries[resource].Project(rec.Data); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // Events returns an aggregate's events after a version, oldest first: at
@@ -87,7 +97,7 @@ func (h *Host) StateAt(ctx context.Context, caller abi.Caller, domain, resource,
 		return nil, err
 	}
 	if rec != nil && rec.Version == version {
-		return rec.Data, nil
+		return p.manifest.queries[resource].Project(rec.Data)
 	}
 	if rec != nil && version > rec.Version {
 		return nil, errorf(KindNotFound, "version-not-found", "%s %s has no version %d (it is at %d)",
@@ -134,5 +144,106 @@ func (h *Host) StateAt(ctx context.Context, caller abi.Caller, domain, resource,
 	if res.Status != abi.StatusOK {
 		return nil, h.guestFailure(p, "apply", caller, fmt.Errorf("%s: %s", res.Error.Code, res.Error.Message))
 	}
-	return res.State, nil
+	return p.manifest.queries[resource].Project(res.State)
+}
+
+// ListResult is one page of a list.
+type ListResult struct {
+	Records []*store.StateRecord // data projected as the request asked
+	Total   int64
+	Limit   int
+	Offset  int
+	Page    int    // 0 when the page continued a cursor
+	Next    string // the cursor of the following page; "" on the last
+	Include map[string]bool
+}
+
+// List lists a resource's states for a caller: those of its tenant it may
+// read (all of them with the read permission, or those it holds a granted
+// role on), filtered, sorted and paged as the request says.
+func (h *Host) List(ctx context.Context, caller abi.Caller, domain, resource string, req query.Request) (*ListResult, error) {
+	p := h.Plugin(domain)
+	if p == nil {
+		return nil, errorf(KindNotFound, "unknown-domain", "no domain %q is loaded", domain)
+	}
+	agg := p.manifest.Aggregate(resource)
+	if agg == nil {
+		return nil, errorf(KindNotFound, "unknown-resource", "domain %s has no resource %q", domain, resource)
+	}
+	sq, ok := h.cfg.Store.(store.StateQuerier)
+	if !ok {
+		return nil, errorf(KindInternal, "lists-unsupported", "this host's store lists no states")
+	}
+	plan, err := p.manifest.queries[resource].Parse(req)
+	var qe *query.Error
+	if errors.As(err, &qe) {
+		return nil, &Error{Kind: KindInvalid, Code: "invalid-query", Message: qe.Error(), Details: qe}
+	}
+	if err != nil {
+		return nil, err
+	}
+	scope, err := h.rowScope(caller, agg)
+	if err != nil {
+		return nil, err
+	}
+	q := &plan.Query
+	q.Tenant = caller.Tenant
+	if scope != nil {
+		if q.Where == nil {
+			q.Where = scope
+		} else {
+			q.Where = store.And{scope, q.Where}
+		}
+	}
+	res, err := sq.StateQuery(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	out := &ListResult{Records: res.Records, Total: res.Total, Limit: q.Limit, Offset: q.Offset, Page: plan.Page, Include: plan.Include}
+	for _, r := range res.Records {
+		if r.Data, err = plan.Project(r.Data); err != nil {
+			return nil, fmt.Errorf("projecting %s %s: %w", resource, r.ID, err)
+		}
+	}
+	if len(res.Records) == q.Limit {
+		out.Next = plan.Cursor(res.Keys[len(res.Keys)-1])
+	}
+	return out, nil
+}
+
+// rowScope is the filter that keeps a list to what the caller may read:
+// nothing more with the read permission (or none declared); else the
+// records whose state names the caller in a role a policy grants read on;
+// a 403 when no role would.
+func (h *Host) rowScope(caller abi.Caller, agg *abi.AggregateSpec) (store.Node, error) {
+	err := h.authorize(caller, agg.AuthRequired, agg.ReadPolicy, actionRead, nil)
+	if err == nil || !isForbidden(err) || len(agg.Roles) == 0 || caller.UserID == "" {
+		return nil, err
+	}
+	roles := make([]string, 0, len(agg.Roles))
+	for role := range agg.Roles {
+		roles = append(roles, role)
+	}
+	sort.Strings(roles)
+	var scope store.Or
+	for _, role := range roles {
+		ok, aerr := h.cfg.Authorizer.Allowed(caller, []string{role}, agg.ReadPolicy, actionRead)
+		if aerr != nil {
+			return nil, fmt.Errorf("checking permission read on %s: %w", agg.ReadPolicy, aerr)
+		}
+		if !ok {
+			continue
+		}
+		prop := agg.Roles[role]
+		// The property holds one user id or a list of them: a record
+		// matches either way (each comparison is typed, so the other is
+		// simply false).
+		scope = append(scope,
+			store.Cond{Field: store.Field{Name: prop, Type: store.TypeString}, Op: store.OpEq, Value: caller.UserID},
+			store.Cond{Field: store.Field{Name: prop, Type: store.TypeStrings}, Op: store.OpContains, Value: []any{caller.UserID}})
+	}
+	if len(scope) == 0 {
+		return nil, err
+	}
+	return scope, nil
 }

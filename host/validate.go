@@ -11,6 +11,7 @@ import (
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/abi/schema"
+	"fluvius.dev/fluvius/query"
 )
 
 // checkModule compares a compiled module's imports and exports with the ABI
@@ -102,6 +103,8 @@ type compiledManifest struct {
 	abi.Manifest
 	payloads map[string]*schema.Validator // by command
 	events   map[string]bool              // declared event types
+	states   map[string]*schema.Validator // by aggregate, where a state schema is declared
+	queries  map[string]*query.Resource   // by resource, for the query service
 }
 
 // A manifest is served to every /_meta caller and compiled into validators:
@@ -125,7 +128,8 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 	if !namePattern.MatchString(m.Domain) {
 		return nil, fmt.Errorf("domain name %q must be lower-case words joined by '-'", m.Domain)
 	}
-	cm := &compiledManifest{Manifest: m, payloads: map[string]*schema.Validator{}, events: map[string]bool{}}
+	cm := &compiledManifest{Manifest: m, payloads: map[string]*schema.Validator{}, events: map[string]bool{},
+		states: map[string]*schema.Validator{}, queries: map[string]*query.Resource{}}
 	aggregates := map[string]bool{}
 	resources := map[string]string{}
 	for _, a := range m.Aggregates {
@@ -149,12 +153,21 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 			return nil, fmt.Errorf("aggregate %s: read_policy %q must be printable and at most 200 bytes", a.Name, a.ReadPolicy)
 		}
 		if a.State != nil {
-			if _, err := schema.Compile(a.State, "aggregate "+a.Name+" state"); err != nil {
+			v, err := schema.Compile(a.State, "aggregate "+a.Name+" state")
+			if err != nil {
 				return nil, err
 			}
+			cm.states[a.Name] = v
 		}
 		if err := checkRoles(&a); err != nil {
 			return nil, err
+		}
+		for _, r := range a.Resources {
+			res, err := query.ResourceOf(m.Domain, r, &a)
+			if err != nil {
+				return nil, fmt.Errorf("aggregate %s: %w", a.Name, err)
+			}
+			cm.queries[r] = res
 		}
 	}
 	for _, e := range m.Events {
@@ -249,6 +262,8 @@ var features = map[string]int{
 	abi.FeatureAuthzCan:       1,
 	abi.FeatureAggregateRoles: 1,
 	abi.FeatureAuthRequired:   1,
+	abi.FeatureQuery:          1,
+	abi.FeatureSoftDelete:     1,
 }
 
 // Features returns the host features plugins may require, by name.

@@ -37,6 +37,9 @@ type Action[S any] struct {
 	// AuthRequired refuses anonymous callers, even where the host lets
 	// them in (development mode).
 	AuthRequired bool
+	// Deletes lets the handler soft-delete the aggregate (Call.Delete);
+	// the host refuses a deletion from an action that does not say so.
+	Deletes bool
 	// Handle checks invariants against state and emits events. Returning a
 	// *DomainError refuses the command (422), an *InvalidError rejects the
 	// payload (400), any other error fails it (500). The Call, the state and
@@ -77,6 +80,7 @@ type Aggregate[S any, P interface {
 	readPolicy string
 	readAuth   bool
 	roles      [][2]string // role, state property
+	query      *Query
 	actions    []Action[S]
 	appliers   map[string]applier[S]
 	order      []string
@@ -114,6 +118,21 @@ func (a *Aggregate[S, P]) ReadPolicy(name string) *Aggregate[S, P] { a.readPolic
 // events, even where the host lets them in (development mode).
 func (a *Aggregate[S, P]) ReadAuthRequired() *Aggregate[S, P] { a.readAuth = true; return a }
 
+// Query declares the aggregate's query resource: the state fields clients
+// may filter and sort on (typed by the state schema, which must declare
+// them), the default sort ("name.asc"), the fields text search looks in,
+// and state properties never answered.
+type Query struct {
+	Fields []string
+	Sort   []string
+	Text   []string
+	Hidden []string
+}
+
+// Query makes the aggregate's states listable and searchable
+// (GET /{domain}.{resource}/?query=...).
+func (a *Aggregate[S, P]) Query(q Query) *Aggregate[S, P] { a.query = &q; return a }
+
 // Role declares a role a user holds on one aggregate: the users whose ids
 // the state's top-level property holds (a string, or an array of strings).
 // Policies then grant to "aggregate:ROLE": with
@@ -144,12 +163,12 @@ func (a *Aggregate[S, P]) Apply(eventType string, fn Applier[S]) *Aggregate[S, P
 
 func (a *Aggregate[S, P]) info() aggregateInfo {
 	info := aggregateInfo{name: a.name, resources: a.resources, state: a.state, events: a.order,
-		readPolicy: a.readPolicy, readAuth: a.readAuth, roles: a.roles}
+		readPolicy: a.readPolicy, readAuth: a.readAuth, roles: a.roles, query: a.query}
 	for _, act := range a.actions {
 		info.actions = append(info.actions, actionInfo{
 			name: act.Name, title: act.Title, description: act.Description, evtKey: act.EvtKey,
 			resources: act.Resources, new: act.New, payload: act.Payload, policy: act.Policy,
-			authRequired: act.AuthRequired,
+			authRequired: act.AuthRequired, deletes: act.Deletes,
 		})
 	}
 	return info
@@ -256,6 +275,7 @@ func (a *Aggregate[S, P]) handle(c *Call, res *abi.Result) {
 	}
 	res.Events = c.events
 	res.Response = c.response
+	res.Deleted = c.deleted
 	if len(c.events) == 0 && len(cmd.state) > 0 {
 		// Nothing happened: the state is the one the host sent, which
 		// loadState has just validated.

@@ -30,7 +30,13 @@ type Call struct {
 	id, aggregateID string
 	caller          abi.Caller
 	made            uint8 // which of them: madeID, madeAggregateID, madeCaller
+	deleted         bool
 }
+
+// Delete soft-deletes the aggregate once the command commits: reads and
+// commands no longer find it, lists leave it out unless asked, and its
+// events stay. Emit the event that records why, as for any change.
+func (c *Call) Delete() { c.deleted = true }
 
 const (
 	madeID = 1 << iota

@@ -49,6 +49,7 @@ type aggregateInfo struct {
 	readPolicy string
 	readAuth   bool
 	roles      [][2]string
+	query      *Query
 	actions    []actionInfo
 	events     []string
 }
@@ -56,7 +57,7 @@ type aggregateInfo struct {
 type actionInfo struct {
 	name, title, description, evtKey, policy string
 	resources                                []string
-	new, authRequired                        bool
+	new, authRequired, deletes               bool
 	payload                                  *Schema
 }
 
@@ -119,6 +120,14 @@ func (d *Domain) Manifest() []byte {
 			}
 			w.EndObject()
 		}
+		if q := info.query; q != nil {
+			w.Key("query").BeginObject()
+			w.Key("fields").Strings(q.Fields)
+			w.Key("sort").Strings(q.Sort)
+			w.Key("text").Strings(q.Text)
+			w.Key("hidden").Strings(q.Hidden)
+			w.EndObject()
+		}
 		w.EndObject()
 	}
 	w.EndArray()
@@ -146,6 +155,9 @@ func (d *Domain) Manifest() []byte {
 			}
 			if c.authRequired {
 				w.Key("auth_required").Bool(true)
+			}
+			if c.deletes {
+				w.Key("deletes").Bool(true)
 			}
 			w.EndObject()
 		}
@@ -270,6 +282,9 @@ func (d *Domain) requires() []string {
 		if len(info.roles) > 0 {
 			used[abi.FeatureAggregateRoles] = true
 		}
+		if info.query != nil {
+			used[abi.FeatureQuery] = true
+		}
 		for _, c := range info.actions {
 			if c.policy != "" {
 				used[abi.FeaturePolicies] = true
@@ -277,10 +292,13 @@ func (d *Domain) requires() []string {
 			if c.authRequired {
 				used[abi.FeatureAuthRequired] = true
 			}
+			if c.deletes {
+				used[abi.FeatureSoftDelete] = true
+			}
 		}
 	}
 	var out []string
-	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeaturePolicies} {
+	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
 		if used[f] {
 			out = append(out, f)
 		}

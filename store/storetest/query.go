@@ -60,9 +60,11 @@ func writeQueryFixture(t *testing.T, d store.Driver) {
 	}
 }
 
-func cond(f store.Field, op store.Op, v any) store.Cond { return store.Cond{Field: f, Op: op, Value: v} }
-func not(n store.Node) store.Not                           { return store.Not{Node: n} }
-func list(v ...any) []any                                  { return v }
+func cond(f store.Field, op store.Op, v any) store.Cond {
+	return store.Cond{Field: f, Op: op, Value: v}
+}
+func not(n store.Node) store.Not { return store.Not{Node: n} }
+func list(v ...any) []any        { return v }
 
 func testQueryGolden(t *testing.T, d store.Driver) {
 	sq, ok := d.(store.StateQuerier)

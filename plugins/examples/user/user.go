@@ -23,6 +23,7 @@ type User struct {
 	CreatedAt     int64  // Unix nanoseconds
 	DeactivatedAt int64
 	Reason        string
+	Tags          []string
 }
 
 const (
@@ -36,6 +37,7 @@ func (u *User) EncodeJSON(w *jsonlite.Writer) {
 		Key("email").String(u.Email).
 		Key("name").String(u.Name).
 		Key("status").String(u.Status).
+		Key("tags").Strings(u.Tags).
 		Key("created_at").Int(u.CreatedAt)
 	if u.DeactivatedAt != 0 {
 		w.Key("deactivated_at").Int(u.DeactivatedAt).
@@ -52,12 +54,24 @@ func (u *User) DecodeJSON(v jsonlite.Value) error {
 	u.CreatedAt = v.Get("created_at").Int()
 	u.DeactivatedAt = v.Get("deactivated_at").Int()
 	u.Reason = v.Get("reason").Str()
+	u.Tags = readTags(u.Tags[:0], v.Get("tags"))
 	return nil
+}
+
+// readTags appends the strings of a JSON array to tags.
+func readTags(tags []string, v jsonlite.Value) []string {
+	v.Array(func(_ int, e jsonlite.Value) bool {
+		tags = append(tags, e.Str())
+		return true
+	})
+	return tags
 }
 
 // userCreated is the data of user-created and user-updated events.
 type userFields struct {
 	Email, Name string
+	Tags        []string
+	SetTags     bool // tags are given (perhaps none)
 }
 
 func (f userFields) EncodeJSON(w *jsonlite.Writer) {
@@ -68,7 +82,15 @@ func (f userFields) EncodeJSON(w *jsonlite.Writer) {
 	if f.Name != "" {
 		w.Key("name").String(f.Name)
 	}
+	if f.SetTags {
+		w.Key("tags").Strings(f.Tags)
+	}
 	w.EndObject()
+}
+
+// tagsSchema bounds a user's tags: short labels, a handful of them.
+func tagsSchema() *sdk.Schema {
+	return sdk.Array(sdk.String().MinLength(1).MaxLength(40)).MaxItems(20).Describe("labels, replacing the user's")
 }
 
 type deactivation struct{ Reason string }
@@ -86,12 +108,18 @@ func init() {
 		sdk.Required("created_at", sdk.Integer()),
 		sdk.Optional("deactivated_at", sdk.Integer()),
 		sdk.Optional("reason", sdk.String()),
-	))
+		sdk.Required("tags", sdk.Array(sdk.String())),
+	)).Query(sdk.Query{
+		Fields: []string{"name", "email", "status", "tags", "created_at"},
+		Sort:   []string{"name.asc"},
+		Text:   []string{"name", "email"},
+	})
 	users.Action(sdk.Action[User]{
 		Name: "create-user", Title: "Create a user", EvtKey: "user-created", New: true,
 		Payload: sdk.Object(
 			sdk.Required("email", sdk.String().MaxLength(254).Describe("the user's e-mail address")),
 			sdk.Required("name", sdk.String().MinLength(1).MaxLength(200)),
+			sdk.Optional("tags", tagsSchema()),
 		),
 		Handle: createUser,
 	})
@@ -100,6 +128,7 @@ func init() {
 		Payload: sdk.Object(
 			sdk.Optional("email", sdk.String().MaxLength(254)),
 			sdk.Optional("name", sdk.String().MinLength(1).MaxLength(200)),
+			sdk.Optional("tags", tagsSchema()),
 		),
 		Handle: updateUser,
 	})
@@ -108,11 +137,22 @@ func init() {
 		Payload: sdk.Object(sdk.Optional("reason", sdk.String().MaxLength(500))),
 		Handle:  deactivateUser,
 	})
+	users.Action(sdk.Action[User]{
+		Name: "delete-user", Title: "Delete a user", EvtKey: "user-deleted", Deletes: true,
+		Description: "Soft-deletes the user: reads and lists no longer show it; its events stay.",
+		Payload:     sdk.Object(sdk.Optional("reason", sdk.String().MaxLength(500))),
+		Handle: func(c *sdk.Call, u *User, p jsonlite.Value) error {
+			c.Delete()
+			return c.Emit(deactivation{Reason: p.Get("reason").Str()})
+		},
+	})
+	users.Apply("user-deleted", func(u *User, e sdk.Event) error { return nil })
 	users.Apply("user-created", func(u *User, e sdk.Event) error {
 		u.Email = e.Data.Get("email").Str()
 		u.Name = e.Data.Get("name").Str()
 		u.Status = statusActive
 		u.CreatedAt = e.Time
+		u.Tags = readTags(u.Tags[:0], e.Data.Get("tags"))
 		return nil
 	})
 	users.Apply("user-updated", func(u *User, e sdk.Event) error {
@@ -121,6 +161,9 @@ func init() {
 		}
 		if v := e.Data.Get("name"); v.Exists() {
 			u.Name = v.Str()
+		}
+		if v := e.Data.Get("tags"); v.Exists() {
+			u.Tags = readTags(u.Tags[:0], v)
 		}
 		return nil
 	})
@@ -141,7 +184,44 @@ func createUser(c *sdk.Call, _ *User, p jsonlite.Value) error {
 	if name == "" {
 		return sdk.Fail("invalid-name", "the name must not be blank")
 	}
-	return c.Emit(userFields{Email: email, Name: name})
+	tags, err := cleanTags(p.Get("tags"))
+	if err != nil {
+		return err
+	}
+	return c.Emit(userFields{Email: email, Name: name, Tags: tags, SetTags: len(tags) > 0})
+}
+
+// cleanTags reads tags from a payload: trimmed, lower-cased, no duplicates.
+func cleanTags(v jsonlite.Value) ([]string, error) {
+	var tags []string
+	var err error
+	v.Array(func(_ int, e jsonlite.Value) bool {
+		t := strings.ToLower(strings.TrimSpace(e.Str()))
+		if t == "" {
+			err = sdk.Fail("invalid-tag", "a tag must not be blank")
+			return false
+		}
+		for _, have := range tags {
+			if have == t {
+				return true
+			}
+		}
+		tags = append(tags, t)
+		return true
+	})
+	return tags, err
+}
+
+func sameTags(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func updateUser(c *sdk.Call, u *User, p jsonlite.Value) error {
@@ -167,7 +247,14 @@ func updateUser(c *sdk.Call, u *User, p jsonlite.Value) error {
 			change.Name = ""
 		}
 	}
-	if change.Email == "" && change.Name == "" {
+	if v := p.Get("tags"); v.Exists() {
+		tags, err := cleanTags(v)
+		if err != nil {
+			return err
+		}
+		change.Tags, change.SetTags = tags, !sameTags(tags, u.Tags)
+	}
+	if change.Email == "" && change.Name == "" && !change.SetTags {
 		return sdk.Fail("nothing-to-update", "the payload changes nothing")
 	}
 	return c.Emit(change)

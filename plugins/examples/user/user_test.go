@@ -85,7 +85,7 @@ func TestCommandsOnMissingOrExistingUser(t *testing.T) {
 	if r := decide(t, "create-user", []byte(`{}`), 1, `{"email":"a@b.co","name":"x"}`); r.Error.Code != "aggregate-exists" {
 		t.Fatalf("create over an existing user: %+v", r.Error)
 	}
-	if r := decide(t, "delete-user", nil, 0, `{}`); r.Status != abi.StatusUnknownCommand {
+	if r := decide(t, "purge-user", nil, 0, `{}`); r.Status != abi.StatusUnknownCommand {
 		t.Fatalf("unknown command: %v", r.Status)
 	}
 }
@@ -113,7 +113,7 @@ func TestManifestIsValidJSON(t *testing.T) {
 	if err := json.Unmarshal(Domain.Manifest(), &m); err != nil {
 		t.Fatalf("manifest %s: %v", Domain.Manifest(), err)
 	}
-	if m.Domain != "user" || m.ABIVersion != abi.Version || len(m.Commands) != 3 || len(m.Events) != 3 {
+	if m.Domain != "user" || m.ABIVersion != abi.Version || len(m.Commands) != 4 || len(m.Events) != 4 || m.Aggregates[0].Query == nil || !m.Command("delete-user").Deletes {
 		t.Fatalf("manifest %+v", m)
 	}
 	c := m.Command("create-user")
