@@ -131,6 +131,13 @@ func testListsHTTP(t *testing.T, fresh func() string) {
 			t.Errorf("%s: detail %q does not say %q", params, r.body["detail"], want)
 		}
 	}
+	// Time travel by time.
+	s.do(t, "GET", "/user.user/"+ids["Carl"]+"?at=yesterday", "", acme...).problem(t, 400, "invalid-query")
+	s.do(t, "GET", "/user.user/"+ids["Carl"]+"?at=2000-01-01T00:00:00Z", "", acme...).problem(t, 404, "aggregate-not-found")
+	then := s.do(t, "GET", "/user.user/"+ids["Carl"]+"?at=2999-01-01T00:00:00Z", "", acme...).want(t, 200)
+	if then.body["version"] != 2.0 || then.body["data"].(map[string]any)["status"] != "deactivated" {
+		t.Fatalf("at a later time: %s", then.raw)
+	}
 	// What a list offers.
 	m := s.do(t, "GET", "/_meta/user.user/", "").want(t, 200)
 	if !strings.Contains(string(m.raw), `"name":"tags","type":"array","operators":["cs","ov","null"]`) ||

@@ -100,6 +100,20 @@ func (s *Server) list(c *fiber.Ctx, caller abi.Caller, r route) error {
 }
 
 func (s *Server) state(c *fiber.Ctx, caller abi.Caller, r route) error {
+	if at := c.Query("at"); at != "" {
+		if c.Query("version") != "" {
+			return problemError(fiber.StatusBadRequest, "invalid-query", "give version or at, not both")
+		}
+		t, err := time.Parse(time.RFC3339Nano, at)
+		if err != nil {
+			return problemError(fiber.StatusBadRequest, "invalid-query", "at is an RFC 3339 time, like 2026-01-02T15:04:05Z, not "+strconv.Quote(at))
+		}
+		data, version, err := s.host.StateAtTime(c.UserContext(), caller, r.domain, r.resource, r.id, t)
+		if err != nil {
+			return err
+		}
+		return c.JSON(stateView{ID: r.id, Resource: r.resource, Data: data, Version: version})
+	}
 	if v := c.Query("version"); v != "" {
 		version, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || version < 1 {

@@ -8,7 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/host"
@@ -346,4 +348,38 @@ func TestOneGuestCallPerCommand(t *testing.T) {
 	if calls, buffers = p.CallStats(); calls != 303 || buffers != 2 {
 		t.Fatalf("after the replay: %d calls, %d buffer calls", calls, buffers)
 	}
+}
+
+// Time travel by time: the state as it was at a moment, its version with
+// it; before the aggregate existed, 404.
+func TestStateAtTime(t *testing.T) {
+	var now atomic.Int64
+	t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	now.Store(t0.UnixNano())
+	e := newEnv(t, func(c *host.Config) { c.Now = func() time.Time { return time.Unix(0, now.Load()) } })
+	ann := abi.Caller{UserID: "ann", Tenant: "acme"}
+	_, created := dispatch(t, e.host, host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
+		Payload: []byte(`{"email":"ann@example.com","name":"Ann"}`), Caller: ann})
+	for i, name := range []string{"Ann B", "Ann C"} {
+		now.Store(t0.Add(time.Duration(i+1) * time.Hour).UnixNano())
+		dispatch(t, e.host, host.Command{Domain: "user", Name: "update-user", Resource: "user", AggregateID: created.ID,
+			Payload: []byte(`{"name":"` + name + `"}`), Caller: ann})
+	}
+	for _, c := range []struct {
+		at      time.Time
+		version int64
+		name    string
+	}{
+		{t0, 1, "Ann"}, {t0.Add(59 * time.Minute), 1, "Ann"}, {t0.Add(time.Hour), 2, "Ann B"}, {t0.Add(5 * time.Hour), 3, "Ann C"},
+	} {
+		data, v, err := e.host.StateAtTime(ctx, ann, "user", "user", created.ID, c.at)
+		if err != nil || v != c.version || !strings.Contains(string(data), `"name":"`+c.name+`"`) {
+			t.Errorf("at %s: version %d %s %v, want %d %s", c.at, v, data, err, c.version, c.name)
+		}
+	}
+	_, _, err := e.host.StateAtTime(ctx, ann, "user", "user", created.ID, t0.Add(-time.Second))
+	wantError(t, err, host.KindNotFound, "aggregate-not-found")
+	// Another tenant's aggregate is as absent at any time.
+	_, _, err = e.host.StateAtTime(ctx, abi.Caller{UserID: "bob", Tenant: "globex"}, "user", "user", created.ID, t0.Add(5*time.Hour))
+	wantError(t, err, host.KindNotFound, "aggregate-not-found")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/query"
@@ -246,4 +247,42 @@ func (h *Host) rowScope(caller abi.Caller, agg *abi.AggregateSpec) (store.Node, 
 		return nil, err
 	}
 	return scope, nil
+}
+
+// StateAtTime is time travel by time: the aggregate's state as it was at a
+// moment, from its events up to then replayed through the active plugin's
+// appliers, and the version that state had. An aggregate with no event by
+// then did not exist yet (404).
+func (h *Host) StateAtTime(ctx context.Context, caller abi.Caller, domain, resource, id string, at time.Time) ([]byte, int64, error) {
+	if _, err := h.checkResource(ctx, caller, domain, resource, id); err != nil {
+		return nil, 0, err
+	}
+	// Versions grow with time: the version at a moment is that of the last
+	// event written by then. Pages of event headers are read until one
+	// passes the moment; the replay's own bounds apply after.
+	var version int64
+	for after := int64(0); ; {
+		evs, err := h.cfg.Store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
+			StreamKey:    store.StreamKey{Tenant: caller.Tenant, Stream: Stream(domain, resource, id)},
+			AfterVersion: after, Limit: 1000, MaxBytes: 1 << 20})
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, ev := range evs {
+			if ev.CreatedAt.After(at) {
+				goto found
+			}
+			version = ev.Version
+		}
+		if len(evs) == 0 {
+			break
+		}
+		after = evs[len(evs)-1].Version
+	}
+found:
+	if version == 0 {
+		return nil, 0, errorf(KindNotFound, "aggregate-not-found", "%s %s did not exist at %s", resource, id, at.UTC().Format(time.RFC3339Nano))
+	}
+	data, err := h.StateAt(ctx, caller, domain, resource, id, version)
+	return data, version, err
 }
