@@ -108,6 +108,24 @@ type StateRecord struct {
 	Version int64  // 2
 	ETag    string // 3
 	Tenant  string // 4
+	ID      string // 5: the aggregate's id (set in query results)
+}
+
+// QueryRequest asks fluvius_query_v1.list for state records of the calling
+// guest's domain, in the tenant of the command being decided.
+type QueryRequest struct {
+	Resource string // 1
+	Filter   string // 2: JSON in the query language, as a list's query parameter
+	Sort     string // 3: "f.asc,g.desc"
+	Limit    uint64 // 4: 1 to 100; 0 means 25
+	Text     string // 5: words to search the resource's text fields for
+}
+
+// QueryResult is what fluvius_query_v1.list answers.
+type QueryResult struct {
+	Records []StateRecord // 1, repeated
+	Total   int64         // 2: matching records, beyond the limit too
+	Error   string        // 3: why the request was refused (with HostErrBadRequest)
 }
 
 // encode appends the caller to e as a nested message in field.
@@ -376,6 +394,7 @@ func (r *StateRecord) Encode(e *Encoder) {
 	e.Int(2, r.Version)
 	e.String(3, r.ETag)
 	e.String(4, r.Tenant)
+	e.String(5, r.ID)
 }
 
 // Decode reads a state record. Byte fields alias b.
@@ -391,6 +410,72 @@ func (r *StateRecord) Decode(b []byte) error {
 			r.ETag = d.String()
 		case 4:
 			r.Tenant = d.String()
+		case 5:
+			r.ID = d.String()
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
+}
+
+// Encode appends the request's encoding to e.
+func (r *QueryRequest) Encode(e *Encoder) {
+	e.String(1, r.Resource)
+	e.String(2, r.Filter)
+	e.String(3, r.Sort)
+	e.Uint(4, r.Limit)
+	e.String(5, r.Text)
+}
+
+// Decode reads a query request. String fields are copied.
+func (r *QueryRequest) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			r.Resource = d.String()
+		case 2:
+			r.Filter = d.String()
+		case 3:
+			r.Sort = d.String()
+		case 4:
+			r.Limit = d.Uint()
+		case 5:
+			r.Text = d.String()
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
+}
+
+// Encode appends the result's encoding to e.
+func (r *QueryResult) Encode(e *Encoder) {
+	for i := range r.Records {
+		m := e.BeginMessage(1)
+		r.Records[i].Encode(e)
+		e.EndMessage(m)
+	}
+	e.Int(2, r.Total)
+	e.String(3, r.Error)
+}
+
+// Decode reads a query result. Byte fields alias b.
+func (r *QueryResult) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			var rec StateRecord
+			if err := rec.Decode(d.Bytes()); err != nil {
+				return err
+			}
+			r.Records = append(r.Records, rec)
+		case 2:
+			r.Total = d.Int()
+		case 3:
+			r.Error = d.String()
 		default:
 			d.Skip()
 		}

@@ -48,6 +48,8 @@ const (
 	ModuleState = "fluvius_state_v1"
 	// ModuleAuthz answers permission questions about the command's caller.
 	ModuleAuthz = "fluvius_authz_v1"
+	// ModuleQuery lists read models of the guest's own domain.
+	ModuleQuery = "fluvius_query_v1"
 	// ModuleWASI is the WASI preview 1 module. Toolchains import it for their
 	// runtimes; the host provides it with no filesystem, no network, no
 	// environment and a fake clock.
@@ -74,6 +76,12 @@ const (
 	FuncCan = "can"
 )
 
+// FuncQueryList (fluvius_query_v1): (ptr i32, len i32) -> i64. The input
+// is a QueryRequest; a result >= 0 is the length of a pending QueryResult
+// to fetch with take_response (its Error says why a query was refused); a
+// negative result is a HostError.
+const FuncQueryList = "list"
+
 // HostFunctions lists every function the host provides, by module. A guest
 // importing anything else is refused at load time.
 var HostFunctions = map[string][]FuncSig{
@@ -81,6 +89,7 @@ var HostFunctions = map[string][]FuncSig{
 	ModuleLog:   {{Name: FuncLogWrite, Params: []ValueType{I32, I32, I32}}},
 	ModuleState: {{Name: FuncStateGet, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}},
 	ModuleAuthz: {{Name: FuncCan, Params: []ValueType{I32, I32}, Results: []ValueType{I32}}},
+	ModuleQuery: {{Name: FuncQueryList, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}},
 }
 
 // ValueType is a WebAssembly value type, spelled as in the text format.

@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"encoding/json"
 	"slices"
 	"sort"
 	"strings"
@@ -257,4 +258,38 @@ func (ownerOnly) Allowed(_ abi.Caller, held []string, _, _ string) (bool, error)
 		}
 	}
 	return false, nil
+}
+
+// A plugin queries the read models of its own domain while deciding, in
+// the command's tenant only; a query its resource cannot serve is refused
+// with the reason.
+func TestGuestQuery(t *testing.T) {
+	e := newEnvOn(t, "sqlite", nil)
+	for _, c := range []abi.Caller{{UserID: "ann", Tenant: "acme"}, {UserID: "bob", Tenant: "acme"}, {UserID: "ann", Tenant: "globex"}} {
+		dispatch(t, e.host, host.Command{Domain: "faulty", Name: "open-locker", Resource: "locker", New: true, Payload: []byte(`{}`), Caller: c})
+	}
+	ann := abi.Caller{UserID: "ann", Tenant: "acme"}
+	dispatch(t, e.host, host.Command{Domain: "faulty", Name: "create", Resource: "thing", AggregateID: "q", Caller: ann})
+	find := func(payload string) (answer, error) {
+		res, err := e.host.Dispatch(ctx, &host.Command{Domain: "faulty", Name: "find", Resource: "thing", AggregateID: "q",
+			Payload: []byte(payload), Caller: ann})
+		var a answer
+		if err == nil {
+			json.Unmarshal(res.Body, &a)
+		}
+		return a, err
+	}
+	a, err := find(`{"filter":"{\"owner\":\"ann\"}"}`)
+	if err != nil || a.Data["total"] != 1.0 || len(a.Data["ids"].([]any)) != 1 {
+		t.Fatalf("ann's lockers in acme: %+v %v", a.Data, err)
+	}
+	if a, err = find(`{"filter":"{}","limit":1}`); err != nil || a.Data["total"] != 2.0 || len(a.Data["ids"].([]any)) != 1 {
+		t.Fatalf("acme's lockers, one a page: %+v %v", a.Data, err)
+	}
+	_, err = find(`{"filter":"{\"colour\":\"red\"}"}`)
+	if he := wantError(t, err, host.KindDomain, "query-refused"); !strings.Contains(he.Message, `unknown field "colour"`) {
+		t.Fatalf("a refused query says %q", he.Message)
+	}
+	_, err = find(`{"filter":"{}","limit":500}`)
+	wantError(t, err, host.KindDomain, "query-refused")
 }

@@ -9,9 +9,12 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+
+	"fluvius.dev/fluvius/store"
 )
 
 // Host runs plugins and dispatches commands to them.
@@ -27,8 +30,14 @@ type Host struct {
 	closed     bool       // under mu
 	// life is held (read) by every compile and load, and (write) by Close
 	// before it closes the runtime: nothing compiles on a closed runtime.
-	life       sync.RWMutex
-	closing    atomic.Bool
+	life    sync.RWMutex
+	closing atomic.Bool
+	// Indexes for query resources are built in the background as plugins
+	// activate; Close cancels and waits for them.
+	indexing   sync.WaitGroup
+	stopIndex  context.CancelFunc
+	indexCtx   context.Context
+	indexedFor sync.Map  // plugin sha256 -> true: its indexes were asked for
 	mem        memBudget // instance memory of all plugins
 	stopReaper chan struct{}
 	reaper     sync.WaitGroup
@@ -66,6 +75,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	}
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
+	h.indexCtx, h.stopIndex = context.WithCancel(context.Background())
 	for i := 0; i < cfg.Committers; i++ {
 		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch, cfg.CommitTimeout))
 	}
@@ -102,7 +112,54 @@ func (h *Host) activate(p *Plugin) {
 	if prev != nil {
 		prev.retire()
 	}
+	h.buildIndexes(p)
 }
+
+// buildIndexes asks the store, in the background, for the indexes the
+// plugin's query resources need (once per module).
+func (h *Host) buildIndexes(p *Plugin) {
+	ix, ok := h.cfg.Store.(store.StateIndexer)
+	if !ok || h.closing.Load() {
+		return
+	}
+	if _, done := h.indexedFor.LoadOrStore(p.id, true); done {
+		return
+	}
+	h.indexing.Add(1)
+	go func() {
+		defer h.indexing.Done()
+		for _, r := range p.manifest.Aggregates {
+			for _, res := range r.Resources {
+				q := p.manifest.queries[res]
+				spec := store.IndexSpec{Text: q.Text}
+				for _, name := range q.FieldNames() {
+					if f := q.Fields[name]; f.Column == "" {
+						spec.Fields = append(spec.Fields, f)
+					}
+				}
+				if len(spec.Fields) == 0 && len(spec.Text) == 0 {
+					continue
+				}
+				ctx, cancel := context.WithTimeout(h.indexCtx, 30*time.Minute)
+				start := time.Now()
+				err := ix.StateIndexes(ctx, spec)
+				cancel()
+				if err != nil {
+					if h.indexCtx.Err() == nil {
+						h.cfg.Logger.Warn("building the indexes of a query resource failed; lists work, slower", "domain", p.Domain(),
+							"resource", res, "err", err)
+						h.indexedFor.Delete(p.id)
+					}
+					return
+				}
+				h.cfg.Logger.Debug("query indexes ready", "domain", p.Domain(), "resource", res, "took", time.Since(start).Round(time.Millisecond))
+			}
+		}
+	}()
+}
+
+// WaitIndexes waits until the indexes asked for so far are built.
+func (h *Host) WaitIndexes() { h.indexing.Wait() }
 
 // LoadFile loads a module from a file.
 func (h *Host) LoadFile(ctx context.Context, path string) (*Plugin, error) {
@@ -195,6 +252,8 @@ func (h *Host) Close(ctx context.Context) error {
 	}
 	h.closed = true
 	h.closing.Store(true)
+	h.stopIndex()
+	h.indexing.Wait()
 	h.life.Lock() // compiles and loads in flight finish first
 	defer h.life.Unlock()
 	close(h.stopReaper)

@@ -3,7 +3,9 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"fluvius.dev/fluvius/abi"
+	"fluvius.dev/fluvius/query"
 	"fluvius.dev/fluvius/store"
 )
 
@@ -84,6 +87,7 @@ func (h *Host) instantiateHostModules(ctx context.Context) error {
 		abi.ModuleLog:   {abi.FuncLogWrite: h.logWrite},
 		abi.ModuleState: {abi.FuncStateGet: h.stateGet},
 		abi.ModuleAuthz: {abi.FuncCan: h.can},
+		abi.ModuleQuery: {abi.FuncQueryList: h.queryList},
 	}
 	for module, sigs := range abi.HostFunctions {
 		b := h.rt.NewHostModuleBuilder(module)
@@ -226,4 +230,58 @@ func (h *Host) can(ctx context.Context, mod api.Module, stack []uint64) {
 	default:
 		stack[0] = api.EncodeI32(0)
 	}
+}
+
+// maxGuestQueryLimit bounds the records one guest query answers.
+const maxGuestQueryLimit = 100
+
+// queryList: (ptr, len) -> i64. A query over the read models of the
+// guest's own domain, in the tenant of the command being decided.
+func (h *Host) queryList(ctx context.Context, mod api.Module, stack []uint64) {
+	cs := stateOf(ctx)
+	in, ok := read(mod, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	var req abi.QueryRequest
+	if cs == nil || !ok || req.Decode(in) != nil || !cs.readState {
+		stack[0] = api.EncodeI64(int64(abi.HostErrBadRequest))
+		return
+	}
+	answer := func(res *abi.QueryResult) {
+		var e abi.Encoder
+		res.Encode(&e)
+		cs.pending = e.Bytes()
+		stack[0] = uint64(len(cs.pending))
+	}
+	sq, ok := h.cfg.Store.(store.StateQuerier)
+	res := cs.plugin.manifest.queries[req.Resource]
+	if !ok || res == nil {
+		answer(&abi.QueryResult{Error: fmt.Sprintf("domain %s has no resource %q to query", cs.plugin.Domain(), req.Resource)})
+		return
+	}
+	if req.Limit > maxGuestQueryLimit {
+		answer(&abi.QueryResult{Error: fmt.Sprintf("limit %d: at most %d records a query", req.Limit, maxGuestQueryLimit)})
+		return
+	}
+	limit := ""
+	if req.Limit > 0 {
+		limit = strconv.FormatUint(req.Limit, 10)
+	}
+	plan, err := res.Parse(query.Request{Query: req.Filter, Sort: req.Sort, Limit: limit, Text: req.Text})
+	if err != nil {
+		answer(&abi.QueryResult{Error: err.Error()})
+		return
+	}
+	plan.Query.Tenant = cs.tenant
+	qctx, cancel := context.WithTimeout(ctx, h.cfg.GuestTimeout)
+	defer cancel()
+	out, err := sq.StateQuery(qctx, &plan.Query)
+	if err != nil {
+		h.cfg.Logger.Warn("guest query failed", "domain", cs.plugin.Domain(), "err", err)
+		stack[0] = api.EncodeI64(int64(abi.HostErrUnavailable))
+		return
+	}
+	result := abi.QueryResult{Total: out.Total, Records: make([]abi.StateRecord, len(out.Records))}
+	for i, r := range out.Records {
+		result.Records[i] = abi.StateRecord{Data: r.Data, Version: r.Version, ETag: r.ETag, Tenant: r.Tenant, ID: r.ID}
+	}
+	answer(&result)
 }

@@ -235,8 +235,8 @@ func checkRoles(a *abi.AggregateSpec) error {
 		if !namePattern.MatchString(role) {
 			return fmt.Errorf("aggregate %s: role name %q must be lower-case words joined by '-'", a.Name, role)
 		}
-		if prop == "" || len(prop) > 200 {
-			return fmt.Errorf("aggregate %s: role %s names no state property", a.Name, role)
+		if !query.ValidName(prop) {
+			return fmt.Errorf("aggregate %s: role %s names %q, not a state property's name (letters, digits, '_' and '-', starting with a letter)", a.Name, role, prop)
 		}
 		if a.State == nil {
 			continue

@@ -29,6 +29,10 @@ type Resource struct {
 // (query syntax), and no leading '_' (the record's own fields).
 var fieldName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
 
+// ValidName reports whether a state property's name can be queried (and
+// row-scoped on): letters, digits, '_' and '-', starting with a letter.
+func ValidName(name string) bool { return fieldName.MatchString(name) }
+
 // builtins are the record's own fields, on every resource.
 var builtins = map[string]store.Field{
 	"_id":         {Name: "_id", Type: store.TypeString, Column: "id"},

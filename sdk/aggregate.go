@@ -80,7 +80,7 @@ type Aggregate[S any, P interface {
 	readPolicy string
 	readAuth   bool
 	roles      [][2]string // role, state property
-	query      *Query
+	query      *QueryResource
 	actions    []Action[S]
 	appliers   map[string]applier[S]
 	order      []string
@@ -122,7 +122,7 @@ func (a *Aggregate[S, P]) ReadAuthRequired() *Aggregate[S, P] { a.readAuth = tru
 // may filter and sort on (typed by the state schema, which must declare
 // them), the default sort ("name.asc"), the fields text search looks in,
 // and state properties never answered.
-type Query struct {
+type QueryResource struct {
 	Fields []string
 	Sort   []string
 	Text   []string
@@ -131,7 +131,7 @@ type Query struct {
 
 // Query makes the aggregate's states listable and searchable
 // (GET /{domain}.{resource}/?query=...).
-func (a *Aggregate[S, P]) Query(q Query) *Aggregate[S, P] { a.query = &q; return a }
+func (a *Aggregate[S, P]) Query(q QueryResource) *Aggregate[S, P] { a.query = &q; return a }
 
 // Role declares a role a user holds on one aggregate: the users whose ids
 // the state's top-level property holds (a string, or an array of strings).

@@ -3,6 +3,7 @@ package sdk
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"time"
 
 	"fluvius.dev/fluvius/abi"
@@ -194,6 +195,47 @@ func (c *Call) Can(action, object string) (bool, error) {
 		return a.Can(action, object)
 	}
 	return true, nil
+}
+
+// QueryRequest is a query over this domain's read models, as a list takes
+// it: Filter in the query language ({"email": "ann@example.com"}), Sort
+// ("name.asc"), Limit (1 to 100; 0 means 25), Text (words to search for).
+type QueryRequest struct {
+	Filter string
+	Sort   string
+	Limit  int
+	Text   string
+}
+
+// QueryResult is a query's records (each with its ID) and how many match
+// in all, past the limit too.
+type QueryResult struct {
+	Records []abi.StateRecord
+	Total   int64
+}
+
+// Query runs a query over the read models of this domain, in the tenant of
+// the command being decided: "is this e-mail taken already?". It reads
+// what is committed (not this command's own events) and is bounded by the
+// host in rows and time. A query the resource cannot serve (an unknown
+// field, a bad operator) is an error saying why. A Host without a Querier
+// (natively) answers nothing.
+func (c *Call) Query(resource string, q QueryRequest) (QueryResult, error) {
+	h, ok := currentHost.(Querier)
+	if !ok {
+		return QueryResult{}, nil
+	}
+	if q.Limit < 0 || q.Limit > 100 {
+		return QueryResult{}, errors.New("sdk: a query's limit is 1 to 100 (0 means 25)")
+	}
+	res, err := h.Query(abi.QueryRequest{Resource: resource, Filter: q.Filter, Sort: q.Sort, Limit: uint64(q.Limit), Text: q.Text})
+	if err != nil {
+		return QueryResult{}, err
+	}
+	if res.Error != "" {
+		return QueryResult{}, errors.New("query refused: " + res.Error)
+	}
+	return QueryResult{Records: res.Records, Total: res.Total}, nil
 }
 
 // ReadState reads a state record of this domain (another aggregate, say),

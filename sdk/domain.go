@@ -49,7 +49,7 @@ type aggregateInfo struct {
 	readPolicy string
 	readAuth   bool
 	roles      [][2]string
-	query      *Query
+	query      *QueryResource
 	actions    []actionInfo
 	events     []string
 }

@@ -12,6 +12,11 @@ type Host interface {
 	StateGet(resource, id string) (rec abi.StateRecord, found bool, err error)
 }
 
+// Querier is what a Host implements to answer Call.Query.
+type Querier interface {
+	Query(req abi.QueryRequest) (abi.QueryResult, error)
+}
+
 // Authorizer is what a Host implements to answer Call.Can.
 type Authorizer interface {
 	Can(action, object string) (bool, error)

@@ -21,6 +21,9 @@ func hostStateGet(ptr, n uint32) int64
 //go:wasmimport fluvius_authz_v1 can
 func hostCan(ptr, n uint32) int32
 
+//go:wasmimport fluvius_query_v1 list
+func hostQueryList(ptr, n uint32) int64
+
 // importHost reaches the host through the ABI's host modules.
 type importHost struct{}
 
@@ -77,4 +80,20 @@ func (importHost) Can(action, object string) (bool, error) {
 		return false, abi.HostError(n)
 	}
 	return n == 1, nil
+}
+
+func (importHost) Query(req abi.QueryRequest) (abi.QueryResult, error) {
+	var e abi.Encoder
+	req.Encode(&e)
+	b := e.Bytes()
+	n := hostQueryList(bytesPtr(b), uint32(len(b)))
+	runtime.KeepAlive(b)
+	if n < 0 {
+		return abi.QueryResult{}, abi.HostError(n)
+	}
+	var res abi.QueryResult
+	if err := res.Decode(take(n)); err != nil {
+		return abi.QueryResult{}, err
+	}
+	return res, nil
 }

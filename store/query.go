@@ -116,3 +116,19 @@ func (TextCond) node() {}
 type StateQuerier interface {
 	StateQuery(ctx context.Context, q *StateQuery) (*StateQueryResult, error)
 }
+
+// IndexSpec is what a resource's lists filter and sort on: the query
+// fields (scalars get an expression index) and the text fields.
+type IndexSpec struct {
+	Fields []Field
+	Text   []string
+}
+
+// StateIndexer creates the indexes queries on state properties need,
+// without blocking writes where the backend can (DO NOT IMPLEMENT outside
+// this repository; it may grow). Indexes are named by what they index, so
+// resources declaring the same property share one, and a call for what
+// exists already does nothing.
+type StateIndexer interface {
+	StateIndexes(ctx context.Context, spec IndexSpec) error
+}

@@ -12,6 +12,7 @@ import (
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/store/postgres"
 	"fluvius.dev/fluvius/store/postgres/pgtest"
+	"fluvius.dev/fluvius/store/storetest"
 )
 
 // BenchmarkCommitCommands commits batches of new aggregates (one event and
@@ -90,4 +91,14 @@ func BenchmarkCatchUp(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(read)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkQueries: lists over 100,000 records (see storetest.BenchQueries).
+func BenchmarkQueries(b *testing.B) {
+	d, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	storetest.BenchQueries(b, d)
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,31 +20,34 @@ import (
 // so that every driver orders them alike.
 type dialect struct{}
 
-func (dialect) Param(n int) string      { return "$" + strconv.Itoa(n) }
-func (dialect) PathArg(name string) any { return name }
+func (dialect) Param(n int) string { return "$" + strconv.Itoa(n) }
+
+// Path is 'name' (names hold letters, digits, '_' and '-' only: sqlq
+// checks).
+func (dialect) Path(name string) string { return "'" + name + "'" }
 
 func (dialect) Text(p string) string {
-	return "(CASE WHEN jsonb_typeof(data -> " + p + "::text) = 'string' THEN data ->> " + p + "::text END)"
+	return "(CASE WHEN jsonb_typeof(data -> " + p + ") = 'string' THEN data ->> " + p + " END)"
 }
 
 func (dialect) Number(p string) string {
-	return "(CASE WHEN jsonb_typeof(data -> " + p + "::text) = 'number' THEN (data ->> " + p + "::text)::float8 END)"
+	return "(CASE WHEN jsonb_typeof(data -> " + p + ") = 'number' THEN (data ->> " + p + ")::float8 END)"
 }
 
 func (dialect) Bool(p string) string {
-	return "(CASE WHEN jsonb_typeof(data -> " + p + "::text) = 'boolean' THEN (data ->> " + p + "::text)::boolean END)"
+	return "(CASE WHEN jsonb_typeof(data -> " + p + ") = 'boolean' THEN (data ->> " + p + ")::boolean END)"
 }
 
 func (dialect) Present(p string) string {
-	return "(coalesce(jsonb_typeof(data -> " + p + "::text), 'null') <> 'null')"
+	return "(coalesce(jsonb_typeof(data -> " + p + "), 'null') <> 'null')"
 }
 
 func (dialect) Contains(p, list string) string {
-	return "(jsonb_typeof(data -> " + p + "::text) = 'array' AND (data -> " + p + "::text) @> to_jsonb(" + list + "::text[]))"
+	return "(jsonb_typeof(data -> " + p + ") = 'array' AND (data -> " + p + ") @> to_jsonb(" + list + "::text[]))"
 }
 
 func (dialect) Overlaps(p, list string) string {
-	return "(jsonb_typeof(data -> " + p + "::text) = 'array' AND (data -> " + p + "::text) ?| " + list + "::text[])"
+	return "(jsonb_typeof(data -> " + p + ") = 'array' AND (data -> " + p + ") ?| " + list + "::text[])"
 }
 
 func (dialect) StringsArg(vals []string) any { return vals }
@@ -56,11 +60,15 @@ func (dialect) HasSubstring(hay, needle string) string {
 // TextMatch is full-text search with a tsvector over the fields ("simple"
 // configuration: no stemming), every word as a prefix.
 func (d dialect) TextMatch(fields []string, words string) string {
+	return "(" + d.TextVector(fields) + " @@ to_tsquery('simple', " + words + "::text))"
+}
+
+func (d dialect) TextVector(fields []string) string {
 	parts := make([]string, len(fields))
 	for i, p := range fields {
 		parts[i] = "coalesce(" + d.Text(p) + ", '')"
 	}
-	return "(to_tsvector('simple', " + strings.Join(parts, " || ' ' || ") + ") @@ to_tsquery('simple', " + words + "::text))"
+	return "to_tsvector('simple', " + strings.Join(parts, " || ' ' || ") + ")"
 }
 
 // WordsArg writes the words as a tsquery of prefixes, each word quoted, so
@@ -129,4 +137,44 @@ func (d *Driver) StateQuery(ctx context.Context, q *store.StateQuery) (*store.St
 		return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
 	}
 	return out, nil
+}
+
+// StateIndexes implements store.StateIndexer: CREATE INDEX CONCURRENTLY,
+// which builds while writes go on. An index a failed build left invalid
+// is dropped and built again.
+func (d *Driver) StateIndexes(ctx context.Context, spec store.IndexSpec) error {
+	if d.closed.Load() {
+		return store.ErrClosed
+	}
+	idx, err := sqlq.Indexes(dialect{}, spec)
+	if err != nil {
+		return err
+	}
+	for _, ix := range idx {
+		var valid *bool
+		err := d.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
+			WHERE c.relname = $1 AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema())`, ix.Name).Scan(&valid)
+		switch {
+		case err == nil && valid != nil && *valid:
+			continue
+		case err == nil:
+			if _, err := d.pool.Exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+ix.Name); err != nil {
+				return fmt.Errorf("dropping the invalid index %s: %w", ix.Name, translate(err))
+			}
+		case !errors.Is(err, pgx.ErrNoRows):
+			return translate(err)
+		}
+		using := ""
+		if ix.Text {
+			using = " USING gin"
+		}
+		ddl := "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + ix.Name + " ON states" + using + " ((" + ix.Expr + ")) WHERE deleted_at IS NULL"
+		if !ix.Text {
+			ddl = "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + ix.Name + " ON states (" + ix.Expr + ") WHERE deleted_at IS NULL"
+		}
+		if _, err := d.pool.Exec(ctx, ddl); err != nil {
+			return fmt.Errorf("creating index %s: %w", ix.Name, translate(err))
+		}
+	}
+	return nil
 }

@@ -16,15 +16,11 @@ import (
 // and json_each, numbered parameters (?N) so that one may be used twice.
 type dialect struct{}
 
-func (dialect) Param(n int) string      { return "?" + strconv.Itoa(n) }
-func (dialect) PathArg(name string) any { return "$." + quoteKey(name) }
+func (dialect) Param(n int) string { return "?" + strconv.Itoa(n) }
 
-// quoteKey writes a property name as a JSON path key: quoted, so that no
-// character of it is path syntax.
-func quoteKey(name string) string {
-	b, _ := json.Marshal(name)
-	return string(b)
-}
+// Path is '$."name"': the key quoted, so that no character of it is path
+// syntax (names hold letters, digits, '_' and '-' only: sqlq checks).
+func (dialect) Path(name string) string { return `'$."` + name + `"'` }
 
 func (dialect) Text(p string) string {
 	return "(CASE WHEN json_type(data, " + p + ") = 'text' THEN json_extract(data, " + p + ") END)"
@@ -74,6 +70,10 @@ func (d dialect) TextMatch(fields []string, words string) string {
 	text := "(' ' || lower(" + strings.Join(parts, " || ' ' || ") + "))"
 	return "(NOT EXISTS (SELECT 1 FROM json_each(" + words + ") AS w WHERE instr(" + text + ", ' ' || w.value) = 0))"
 }
+
+// TextVector: SQLite builds without FTS5 here have no text index; the
+// fallback scans.
+func (dialect) TextVector([]string) string { return "" }
 
 func (dialect) WordsArg(words []string) any {
 	lower := make([]string, len(words))
@@ -137,4 +137,22 @@ func (d *Driver) StateQuery(ctx context.Context, q *store.StateQuery) (*store.St
 		return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
 	}
 	return out, nil
+}
+
+// StateIndexes implements store.StateIndexer. SQLite builds an index in
+// one write transaction: writes wait while it builds.
+func (d *Driver) StateIndexes(ctx context.Context, spec store.IndexSpec) error {
+	if d.closed.Load() {
+		return store.ErrClosed
+	}
+	idx, err := sqlq.Indexes(dialect{}, spec)
+	if err != nil {
+		return err
+	}
+	for _, ix := range idx {
+		if _, err := d.writer.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+ix.Name+" ON states ("+ix.Expr+") WHERE deleted_at IS NULL"); err != nil {
+			return fmt.Errorf("creating index %s: %w", ix.Name, translate(err))
+		}
+	}
+	return nil
 }

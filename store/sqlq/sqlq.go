@@ -6,8 +6,11 @@
 package sqlq
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -19,8 +22,12 @@ import (
 type Dialect interface {
 	// Param is the placeholder of the n-th argument (from 1).
 	Param(n int) string
-	// PathArg is what p is bound to for a state property.
-	PathArg(name string) any
+	// Path is a state property's name as an SQL literal of the dialect's
+	// JSON path syntax. It is written into the SQL, not bound, so that an
+	// expression index on the property matches the query's expression;
+	// names are checked against PropertyName first (values are always
+	// bound).
+	Path(name string) string
 	// Text, Number, Bool are a state property's value when it has that
 	// JSON type, else NULL.
 	Text(p string) string
@@ -36,8 +43,11 @@ type Dialect interface {
 	// HasSubstring: lower(hay) holds needle (bound lower-cased), literally.
 	HasSubstring(hay, needle string) string
 	// TextMatch: every word (bound by WordsArg) starts a word of the
-	// fields' text; fields are bound path parameters.
+	// fields' text; fields are path literals.
 	TextMatch(fields []string, words string) string
+	// TextVector is the expression a text index holds, the one TextMatch
+	// searches; "" where the dialect has no text index.
+	TextVector(fields []string) string
 	WordsArg(words []string) any
 	// TimeArg binds a time as the record's time columns hold it.
 	TimeArg(t time.Time) any
@@ -57,6 +67,17 @@ type Builder struct {
 	d    Dialect
 	sql  strings.Builder
 	args []any
+}
+
+// PropertyName is what a state property's name must be to be written
+// into SQL: the query service and the manifest checks allow no other.
+var PropertyName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+
+func (b *Builder) path(name string) (string, error) {
+	if !PropertyName.MatchString(name) {
+		return "", fmt.Errorf("sqlq: %q is not a property name that may be queried", name)
+	}
+	return b.d.Path(name), nil
 }
 
 func (b *Builder) arg(v any) string {
@@ -185,7 +206,10 @@ func (b *Builder) expr(f store.Field) (string, error) {
 		}
 		return f.Column, nil
 	}
-	p := b.arg(b.d.PathArg(f.Name))
+	p, err := b.path(f.Name)
+	if err != nil {
+		return "", err
+	}
 	switch f.Type {
 	case store.TypeString:
 		return b.d.Text(p) + b.d.Collate(), nil
@@ -227,7 +251,11 @@ func (b *Builder) node(n store.Node) error {
 	case store.TextCond:
 		paths := make([]string, len(n.Fields))
 		for i, f := range n.Fields {
-			paths[i] = b.arg(b.d.PathArg(f))
+			p, err := b.path(f)
+			if err != nil {
+				return err
+			}
+			paths[i] = p
 		}
 		b.sql.WriteString(b.d.TextMatch(paths, b.arg(b.d.WordsArg(n.Words))))
 		return nil
@@ -265,7 +293,11 @@ func (b *Builder) cond(c store.Cond) error {
 			b.sql.WriteString("(" + f.Column + " IS NULL)")
 			return nil
 		}
-		b.sql.WriteString("(NOT " + b.d.Present(b.arg(b.d.PathArg(f.Name))) + ")")
+		p, err := b.path(f.Name)
+		if err != nil {
+			return err
+		}
+		b.sql.WriteString("(NOT " + b.d.Present(p) + ")")
 		return nil
 	}
 	if f.Type == store.TypeStrings {
@@ -273,7 +305,10 @@ func (b *Builder) cond(c store.Cond) error {
 		if err != nil {
 			return fmt.Errorf("sqlq: field %s: %w", f.Name, err)
 		}
-		p := b.arg(b.d.PathArg(f.Name))
+		p, err := b.path(f.Name)
+		if err != nil {
+			return err
+		}
 		switch c.Op {
 		case store.OpContains:
 			b.sql.WriteString(b.d.Contains(p, b.arg(b.d.StringsArg(vals))))
@@ -399,4 +434,51 @@ func Normalize(f store.Field, v any, fromNanos func(int64) time.Time) any {
 		}
 	}
 	return v
+}
+
+// Index is one index a query resource needs: a name derived from what it
+// indexes, and the indexed expression (SQL).
+type Index struct {
+	Name string
+	Expr string
+	Text bool // a full-text index (PostgreSQL: GIN over a tsvector)
+}
+
+// Indexes lists the indexes of a spec, in a stable order: one per scalar
+// state field (on tenant, domain, resource and the field's expression, as
+// queries write it) and one for the text fields where the dialect has a
+// text index (TextVector not "").
+func Indexes(d Dialect, spec store.IndexSpec) ([]Index, error) {
+	var out []Index
+	for _, f := range spec.Fields {
+		if f.Column != "" || f.Type == store.TypeStrings || f.Type == store.TypeTime {
+			continue
+		}
+		b := &Builder{d: d}
+		x, err := b.expr(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Index{Name: indexName("f", x), Expr: "tenant, domain, resource, " + x})
+	}
+	if len(spec.Text) > 0 {
+		paths := make([]string, len(spec.Text))
+		for i, name := range spec.Text {
+			b := &Builder{d: d}
+			p, err := b.path(name)
+			if err != nil {
+				return nil, err
+			}
+			paths[i] = p
+		}
+		if v := d.TextVector(paths); v != "" {
+			out = append(out, Index{Name: indexName("t", v), Expr: v, Text: true})
+		}
+	}
+	return out, nil
+}
+
+func indexName(kind, expr string) string {
+	sum := sha256.Sum256([]byte(expr))
+	return "states_q" + kind + "_" + hex.EncodeToString(sum[:8])
 }

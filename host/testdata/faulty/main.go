@@ -106,6 +106,21 @@ func init() {
 		}
 		return nil
 	})
+	// find queries the lockers of the caller's tenant with the filter given.
+	act("find", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
+		res, err := c.Query("locker", sdk.QueryRequest{Filter: p.Get("filter").Str(), Limit: int(p.Get("limit").Int())})
+		if err != nil {
+			return sdk.Fail("query-refused", err.Error())
+		}
+		var w jsonlite.Writer
+		w.BeginObject().Key("total").Int(res.Total).Key("ids").BeginArray()
+		for _, r := range res.Records {
+			w.String(r.ID)
+		}
+		w.EndArray().EndObject()
+		c.Respond(raw(append([]byte(nil), w.Bytes()...)))
+		return nil
+	})
 	act("noop", func(c *sdk.Call, t *thing, p jsonlite.Value) error {
 		c.Respond(raw(`{"nothing":"happened"}`))
 		return nil
@@ -125,7 +140,8 @@ func init() {
 	locker := sdk.NewAggregate[box](domain, "locker").ReadPolicy("faulty.locker").
 		Role("owner", "owner").Role("member", "members").
 		StateSchema(sdk.Object(sdk.Optional("owner", sdk.String()), sdk.Optional("members", sdk.Array(sdk.String())),
-			sdk.Optional("n", sdk.Integer())))
+			sdk.Optional("n", sdk.Integer()))).
+		Query(sdk.QueryResource{Fields: []string{"owner", "members", "n"}, Sort: []string{"owner.asc"}})
 	locker.Apply("locker-opened", func(b *box, e sdk.Event) error {
 		b.Owner, b.Members = e.Data.Get("owner").Str(), nil
 		e.Data.Get("members").Array(func(_ int, m jsonlite.Value) bool { b.Members = append(b.Members, m.Str()); return true })

@@ -109,7 +109,7 @@ func init() {
 		sdk.Optional("deactivated_at", sdk.Integer()),
 		sdk.Optional("reason", sdk.String()),
 		sdk.Required("tags", sdk.Array(sdk.String())),
-	)).Query(sdk.Query{
+	)).Query(sdk.QueryResource{
 		Fields: []string{"name", "email", "status", "tags", "created_at"},
 		Sort:   []string{"name.asc"},
 		Text:   []string{"name", "email"},
