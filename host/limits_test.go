@@ -171,10 +171,16 @@ func TestMemoryBudgets(t *testing.T) {
 	// that it holds the instance and the second command: then the second
 	// finds the instance free, and the round is tried again.
 	err = nil
-	for round := 0; round < 3 && err == nil; round++ {
+	for round := 0; round < 5 && err == nil; round++ {
 		done := make(chan struct{})
-		go func() { tight.host.Dispatch(ctx, thing("spin", "a")); close(done) }()
-		waitBusy(t, tight.host.Plugin("faulty"), 1)
+		var spinErr error
+		go func() { _, spinErr = tight.host.Dispatch(ctx, thing("spin", "a")); close(done) }()
+		if !busyWhile(tight.host.Plugin("faulty"), 1, done) {
+			// The spin ended before it was seen running (a starved
+			// scheduler): try again.
+			t.Logf("round %d: the spin ended unseen (%v)", round, spinErr)
+			continue
+		}
 		_, err = tight.host.Dispatch(ctx, thing("touch", "b"))
 		<-done
 	}
@@ -230,4 +236,17 @@ func waitBusy(t *testing.T, p *host.Plugin, n int) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// busyWhile waits until n instances are busy, or done is closed first
+// (then it reports false).
+func busyWhile(p *host.Plugin, n int, done <-chan struct{}) bool {
+	for p.InstancesBusy() != n {
+		select {
+		case <-done:
+			return p.InstancesBusy() == n
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return true
 }

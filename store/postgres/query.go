@@ -83,6 +83,7 @@ func (dialect) WordsArg(words []string) any {
 
 func (dialect) TimeArg(t time.Time) any { return t.UTC() }
 func (dialect) BoolArg(b bool) any      { return b }
+func (dialect) False() string           { return "false" }
 func (dialect) Collate() string         { return ` COLLATE "C"` }
 
 // StateQuery implements store.StateQuerier. The list runs in a read-only
@@ -150,6 +151,7 @@ func (d *Driver) StateIndexes(ctx context.Context, spec store.IndexSpec) error {
 	if err != nil {
 		return err
 	}
+	created := false
 	for _, ix := range idx {
 		var valid *bool
 		err := d.pool.QueryRow(ctx, `SELECT i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid
@@ -174,6 +176,13 @@ func (d *Driver) StateIndexes(ctx context.Context, spec store.IndexSpec) error {
 		}
 		if _, err := d.pool.Exec(ctx, ddl); err != nil {
 			return fmt.Errorf("creating index %s: %w", ix.Name, translate(err))
+		}
+		created = true
+	}
+	if created {
+		// Statistics on the new expressions let the planner choose.
+		if _, err := d.pool.Exec(ctx, "ANALYZE states"); err != nil {
+			return fmt.Errorf("analyzing states: %w", translate(err))
 		}
 	}
 	return nil

@@ -91,6 +91,7 @@ func (dialect) BoolArg(b bool) any {
 	}
 	return int64(0)
 }
+func (dialect) False() string   { return "0" }
 func (dialect) Collate() string { return "" } // SQLite compares text byte-wise already
 
 // StateQuery implements store.StateQuerier.
@@ -149,9 +150,24 @@ func (d *Driver) StateIndexes(ctx context.Context, spec store.IndexSpec) error {
 	if err != nil {
 		return err
 	}
+	created := false
 	for _, ix := range idx {
+		var n int
+		if err := d.writer.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?", ix.Name).Scan(&n); err != nil {
+			return translate(err)
+		}
+		if n > 0 {
+			continue
+		}
 		if _, err := d.writer.ExecContext(ctx, "CREATE INDEX IF NOT EXISTS "+ix.Name+" ON states ("+ix.Expr+") WHERE deleted_at IS NULL"); err != nil {
 			return fmt.Errorf("creating index %s: %w", ix.Name, translate(err))
+		}
+		created = true
+	}
+	if created {
+		// Statistics let the planner choose between a resource's indexes.
+		if _, err := d.writer.ExecContext(ctx, "ANALYZE states"); err != nil {
+			return fmt.Errorf("analyzing states: %w", translate(err))
 		}
 	}
 	return nil

@@ -56,6 +56,8 @@ type Dialect interface {
 	// Collate is appended to text expressions that are compared or
 	// sorted, so that every driver orders strings byte-wise.
 	Collate() string
+	// False is the boolean false, as x IS NULL compares to it.
+	False() string
 }
 
 // columns are the record's own fields a query may name.
@@ -136,25 +138,38 @@ func Compile(d Dialect, q *store.StateQuery) (*Compiled, error) {
 			return nil, fmt.Errorf("sqlq: the cursor holds %d values for %d sort keys", len(q.After), len(keys))
 		}
 		list.sql.WriteString(" AND ")
-		if err := list.after(q.Order, keys, q.After, 0); err != nil {
+		if err := list.after(q.Order, keys, q.After); err != nil {
 			return nil, err
 		}
 	}
+	// Nulls sort as the largest value (last ascending, first descending)
+	// and the id breaks ties in the first key's direction: one index on
+	// (tenant, domain, resource, x IS NULL, x, id) serves a sort on x
+	// either way, forwards or backwards.
 	list.sql.WriteString(" ORDER BY ")
 	for i, o := range q.Order {
 		dir := " ASC"
 		if o.Desc {
 			dir = " DESC"
 		}
-		// Nulls last whichever the direction, the same on every driver.
-		fmt.Fprintf(&list.sql, "(%s IS NULL), %s%s, ", keys[i], keys[i], dir)
+		if o.Field.Column == "" {
+			fmt.Fprintf(&list.sql, "(%s IS NULL)%s, ", keys[i], dir)
+		}
+		fmt.Fprintf(&list.sql, "%s%s, ", keys[i], dir)
 	}
-	list.sql.WriteString("id ASC LIMIT " + list.arg(int64(q.Limit)))
+	list.sql.WriteString("id" + idDirection(q.Order) + " LIMIT " + list.arg(int64(q.Limit)))
 	if q.After == nil && q.Offset > 0 {
 		list.sql.WriteString(" OFFSET " + list.arg(int64(q.Offset)))
 	}
 	out.List, out.ListArgs = list.sql.String(), list.args
 	return out, nil
+}
+
+func idDirection(order []store.Order) string {
+	if len(order) > 0 && order[0].Desc {
+		return " DESC"
+	}
+	return " ASC"
 }
 
 func (b *Builder) scope(q *store.StateQuery) error {
@@ -165,33 +180,62 @@ func (b *Builder) scope(q *store.StateQuery) error {
 	return nil
 }
 
-// after writes the keyset condition: rows that sort after the cursor's,
-// with nulls last in both directions and the id breaking ties.
-func (b *Builder) after(order []store.Order, keys []string, vals []any, i int) error {
-	k, v := keys[i], vals[i]
-	if i == len(keys)-1 { // the id, ascending, never null
-		id, ok := v.(string)
-		if !ok {
-			return errors.New("sqlq: the cursor's last value is not an id")
-		}
-		b.sql.WriteString(k + " > " + b.arg(id))
-		return nil
+// after writes the keyset condition: the rows that sort after the
+// cursor's (nulls as the largest value, ties by id in the first key's
+// direction). One key and a non-null value take a row-value comparison,
+// which the key's index seeks to; longer sorts nest.
+func (b *Builder) after(order []store.Order, keys []string, vals []any) error {
+	id, ok := vals[len(vals)-1].(string)
+	if !ok {
+		return errors.New("sqlq: the cursor's last value is not an id")
 	}
-	b.sql.WriteString("(")
-	if v != nil {
+	idCmp := " > "
+	if len(order) > 0 && order[0].Desc {
+		idCmp = " < "
+	}
+	if len(order) == 1 && vals[0] != nil {
 		cmp := " > "
-		if order[i].Desc {
+		if order[0].Desc {
 			cmp = " < "
 		}
+		x, err := b.value(order[0].Field, vals[0])
+		if err != nil {
+			return err
+		}
+		if order[0].Field.Column != "" {
+			fmt.Fprintf(&b.sql, "((%s, id)%s(%s, %s))", keys[0], cmp, x, b.arg(id))
+		} else {
+			fmt.Fprintf(&b.sql, "(((%s IS NULL), %s, id)%s(%s, %s, %s))", keys[0], keys[0], cmp, b.d.False(), x, b.arg(id))
+		}
+		return nil
+	}
+	return b.afterKey(order, keys, vals, 0, idCmp, id)
+}
+
+func (b *Builder) afterKey(order []store.Order, keys []string, vals []any, i int, idCmp, id string) error {
+	if i == len(keys)-1 {
+		b.sql.WriteString("id" + idCmp + b.arg(id))
+		return nil
+	}
+	k, v, desc := keys[i], vals[i], order[i].Desc
+	b.sql.WriteString("(")
+	switch {
+	case v != nil:
 		x, err := b.value(order[i].Field, v)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&b.sql, "%s%s%s OR %s IS NULL OR (%s = %s AND ", k, cmp, x, k, k, x)
-	} else {
-		fmt.Fprintf(&b.sql, "%s IS NULL AND (", k)
+		if desc {
+			fmt.Fprintf(&b.sql, "%s < %s OR (%s = %s AND ", k, x, k, x)
+		} else {
+			fmt.Fprintf(&b.sql, "%s > %s OR %s IS NULL OR (%s = %s AND ", k, x, k, k, x)
+		}
+	case desc:
+		fmt.Fprintf(&b.sql, "%s IS NOT NULL OR (%s IS NULL AND ", k, k)
+	default:
+		fmt.Fprintf(&b.sql, "(%s IS NULL AND ", k)
 	}
-	if err := b.after(order, keys, vals, i+1); err != nil {
+	if err := b.afterKey(order, keys, vals, i+1, idCmp, id); err != nil {
 		return err
 	}
 	b.sql.WriteString("))")
@@ -322,6 +366,12 @@ func (b *Builder) cond(c store.Cond) error {
 	x, err := b.expr(f)
 	if err != nil {
 		return err
+	}
+	if f.Column == "" {
+		// Redundant (a comparison never holds on NULL), but it lets the
+		// field's index, which leads with x IS NULL, seek.
+		fmt.Fprintf(&b.sql, "((%s IS NULL) = %s AND ", x, b.d.False())
+		defer b.sql.WriteString(")")
 	}
 	switch c.Op {
 	case store.OpEq, store.OpGt, store.OpGte, store.OpLt, store.OpLte:
@@ -459,7 +509,7 @@ func Indexes(d Dialect, spec store.IndexSpec) ([]Index, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Index{Name: indexName("f", x), Expr: "tenant, domain, resource, " + x})
+		out = append(out, Index{Name: indexName("f", x), Expr: "tenant, domain, resource, (" + x + " IS NULL), " + x + ", id"})
 	}
 	if len(spec.Text) > 0 {
 		paths := make([]string, len(spec.Text))

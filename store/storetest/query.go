@@ -12,7 +12,9 @@ import (
 )
 
 // The golden query suite: one fixture, a list of queries with the ids they
-// must answer in order. Every driver answers each the same.
+// must answer in order. Every driver answers each the same. Nulls (and
+// values of another type) sort as the largest value; ties go by id in the
+// first key's direction.
 
 var (
 	fName   = store.Field{Name: "name", Type: store.TypeString}
@@ -117,11 +119,11 @@ func testQueryGolden(t *testing.T, d store.Driver) {
 		{"text prefix", store.TextCond{Fields: []string{"name", "city"}, Words: []string{"os"}}, byID, false, "p01"},
 		{"text is not a substring", store.TextCond{Fields: []string{"name"}, Words: []string{"ee"}}, byID, false, ""},
 		{"sort strings, nulls last", nil, []store.Order{{Field: fName}}, false, "p01 p03 p05 p02 p04 p06"},
-		{"sort desc, ties by id, nulls last", nil, []store.Order{{Field: fAge, Desc: true}}, false, "p03 p01 p02 p04 p05 p06"},
+		{"sort desc: nulls first, ties by id descending", nil, []store.Order{{Field: fAge, Desc: true}}, false, "p06 p05 p03 p01 p04 p02"},
 		{"sort numbers", nil, []store.Order{{Field: fScore}}, false, "p04 p02 p01 p03 p05 p06"},
-		{"sort booleans", nil, []store.Order{{Field: fActive, Desc: true}}, false, "p01 p03 p02 p04 p05 p06"},
+		{"sort booleans", nil, []store.Order{{Field: fActive, Desc: true}}, false, "p06 p05 p04 p03 p01 p02"},
 		{"sort time desc", nil, []store.Order{{Field: fAt, Desc: true}}, false, "p06 p05 p04 p03 p02 p01"},
-		{"two keys", nil, []store.Order{{Field: fAge}, {Field: fName, Desc: true}}, false, "p04 p02 p01 p03 p05 p06"},
+		{"two keys", nil, []store.Order{{Field: fAge}, {Field: fName, Desc: true}}, false, "p04 p02 p01 p03 p06 p05"},
 	}
 	// Every case before and after the indexes a resource asks for exist:
 	// indexes change speed, never answers. Asking twice changes nothing.

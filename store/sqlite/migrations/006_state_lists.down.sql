@@ -1,0 +1,2 @@
+DROP INDEX states_list_updated;
+DROP INDEX states_list_created;
