@@ -61,7 +61,16 @@ func amountSchema() *sdk.Schema {
 }
 
 func init() {
-	accounts := sdk.NewAggregate[Account](Domain, "account")
+	accounts := sdk.NewAggregate[Account](Domain, "account").StateSchema(sdk.Object(
+		sdk.Required("owner", sdk.String()),
+		sdk.Required("balance_cents", sdk.Integer()),
+		sdk.Required("status", sdk.String().Enum("open", "closed")),
+		sdk.Required("opened_at", sdk.Integer()),
+	)).Query(sdk.QueryResource{
+		Fields: []string{"owner", "balance_cents", "status", "opened_at"},
+		Sort:   []string{"owner.asc"},
+		Text:   []string{"owner"},
+	})
 	accounts.Action(sdk.Action[Account]{
 		Name: "open-account", Title: "Open an account", EvtKey: "account-opened", New: true,
 		Payload: sdk.Object(

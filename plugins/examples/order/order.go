@@ -108,7 +108,21 @@ func (f fields) EncodeJSON(w *jsonlite.Writer) {
 }
 
 func init() {
-	orders := sdk.NewAggregate[Order](Domain, "order")
+	orders := sdk.NewAggregate[Order](Domain, "order").StateSchema(sdk.Object(
+		sdk.Required("customer", sdk.String()),
+		sdk.Required("items", sdk.Array(sdk.Object(
+			sdk.Required("sku", sdk.String()), sdk.Required("quantity", sdk.Integer()), sdk.Required("price_cents", sdk.Integer())))),
+		sdk.Required("total_cents", sdk.Integer()),
+		sdk.Required("status", sdk.String()),
+		sdk.Required("placed_at", sdk.Integer()),
+		sdk.Optional("carrier", sdk.String()),
+		sdk.Optional("tracking", sdk.String()),
+		sdk.Optional("cancel_reason", sdk.String()),
+	)).Query(sdk.QueryResource{
+		Fields: []string{"customer", "total_cents", "status", "placed_at", "carrier"},
+		Sort:   []string{"placed_at.desc"},
+		Text:   []string{"customer"},
+	})
 	orders.Action(sdk.Action[Order]{
 		Name: "place-order", Title: "Place an order", EvtKey: "order-placed", New: true,
 		Payload: sdk.Object(
