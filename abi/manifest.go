@@ -54,6 +54,16 @@ type QuerySpec struct {
 	Text []string `json:"text,omitempty"`
 	// Hidden are state properties never answered in lists or reads.
 	Hidden []string `json:"hidden,omitempty"`
+	// Named are queries the resource offers by name (?named=NAME).
+	Named map[string]NamedQuery `json:"named,omitempty"`
+}
+
+// NamedQuery is a query a resource offers by name: a filter in the query
+// language (JSON, as text) and a sort, which a client's own filter narrows.
+type NamedQuery struct {
+	Filter      string `json:"filter,omitempty"`
+	Sort        string `json:"sort,omitempty"`
+	Description string `json:"description,omitempty"`
 }
 
 // CommandSpec is one action of an aggregate.

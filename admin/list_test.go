@@ -56,6 +56,8 @@ func testListsHTTP(t *testing.T, fresh func() string) {
 		q(`{"!or":{"name":"bob","tags.cs":["dev"]}}`): "Ann Lee,Carl",
 		q(`{"name.in":["bob","Carl","Zed"]}`):         "Carl,bob",
 		"text=lee":                                    "Ann Lee,Eve Lee",
+		"named=active":                                "Ann Lee,Eve Lee,bob",
+		"named=active&" + q(`{"name.has":"lee"}`):     "Ann Lee,Eve Lee",
 		"text=" + url.QueryEscape("eve u4"):           "Eve Lee",
 	} {
 		if got := names(list(params).want(t, 200)); got != want {
@@ -124,6 +126,7 @@ func testListsHTTP(t *testing.T, fresh func() string) {
 		"select=a.b":                       "select",
 		"include=password":                 "include",
 		"bogus=1":                          "bogus",
+		"named=nope":                       `no query named "nope"`,
 		"text=" + strings.Repeat("w ", 20): "words",
 	} {
 		r := list(params).problem(t, 400, "invalid-query")
@@ -141,7 +144,7 @@ func testListsHTTP(t *testing.T, fresh func() string) {
 	// What a list offers.
 	m := s.do(t, "GET", "/_meta/user.user/", "").want(t, 200)
 	if !strings.Contains(string(m.raw), `"name":"tags","type":"array","operators":["cs","ov","null"]`) ||
-		!strings.Contains(string(m.raw), `"default_sort":["name.asc"]`) {
+		!strings.Contains(string(m.raw), `"default_sort":["name.asc"]`) || !strings.Contains(string(m.raw), `"named":{"active":`) {
 		t.Fatalf("meta: %s", m.raw)
 	}
 }

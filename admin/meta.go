@@ -121,9 +121,13 @@ func (s *Server) describeResource(c *fiber.Ctx) error {
 	if text == nil {
 		text = []string{}
 	}
+	named := fiber.Map{}
+	for name, n := range res.Named {
+		named[name] = fiber.Map{"description": n.Description, "url": "GET /" + domain + "." + resource + "/?named=" + name}
+	}
 	return c.JSON(fiber.Map{
 		"domain": domain, "resource": resource, "list": "GET /" + domain + "." + resource + "/",
-		"fields": fields, "default_sort": sorts, "text": text,
+		"fields": fields, "default_sort": sorts, "text": text, "named": named,
 		"limits": fiber.Map{"default_limit": query.DefaultLimit, "max_limit": query.MaxLimit, "max_depth": query.MaxDepth,
 			"max_conditions": query.MaxConditions, "max_query_bytes": query.MaxQueryBytes},
 		"syntax": `query={"field.op": value, "field!op": value, ".and": [...], ".or": [...], "!and": ..., "!or": ...}; sort=f.asc,g.desc; limit; page or cursor; select, exclude, include; text; deleted=true`,

@@ -49,13 +49,13 @@ func (s *Server) query(c *fiber.Ctx) error {
 
 // list handles GET /{domain}.{resource}/ with Fluvius's query parameters.
 func (s *Server) list(c *fiber.Ctx, caller abi.Caller, r route) error {
-	for _, k := range []string{"query", "sort", "limit", "page", "cursor", "select", "exclude", "include", "text", "deleted"} {
+	for _, k := range []string{"query", "sort", "limit", "page", "cursor", "select", "exclude", "include", "text", "deleted", "named"} {
 		if n := len(c.Context().QueryArgs().PeekMulti(k)); n > 1 {
 			return problemError(fiber.StatusBadRequest, "invalid-query", k+" is given "+strconv.Itoa(n)+" times")
 		}
 	}
 	known := map[string]bool{"query": true, "sort": true, "limit": true, "page": true, "cursor": true, "select": true,
-		"exclude": true, "include": true, "text": true, "deleted": true}
+		"exclude": true, "include": true, "text": true, "deleted": true, "named": true}
 	var unknown string
 	c.Context().QueryArgs().VisitAll(func(k, _ []byte) {
 		if !known[string(k)] && unknown == "" {
@@ -64,11 +64,11 @@ func (s *Server) list(c *fiber.Ctx, caller abi.Caller, r route) error {
 	})
 	if unknown != "" {
 		return problemError(fiber.StatusBadRequest, "invalid-query", "unknown parameter "+strconv.Quote(unknown)+
-			": lists take query, sort, limit, page, cursor, select, exclude, include, text, deleted")
+			": lists take query, sort, limit, page, cursor, select, exclude, include, text, deleted, named")
 	}
 	req := query.Request{Query: c.Query("query"), Sort: c.Query("sort"), Limit: c.Query("limit"), Page: c.Query("page"),
 		Cursor: c.Query("cursor"), Select: c.Query("select"), Exclude: c.Query("exclude"), Include: c.Query("include"),
-		Text: c.Query("text"), Deleted: c.Query("deleted")}
+		Text: c.Query("text"), Deleted: c.Query("deleted"), Named: c.Query("named")}
 	res, err := s.host.List(c.UserContext(), caller, r.domain, r.resource, req)
 	if err != nil {
 		return err

@@ -45,6 +45,7 @@ type Request struct {
 	Include string // record fields to answer besides the default ones
 	Text    string // words to search for in the text fields
 	Deleted string // "true": soft-deleted records too
+	Named   string // a query the resource offers by name, narrowed by Query
 }
 
 // Error is a refused request: the parameter at fault, and where in it.
@@ -94,6 +95,21 @@ func (r *Resource) Parse(req Request) (*Plan, error) {
 			return nil, err
 		}
 	}
+	var named *Named
+	if req.Named != "" {
+		n, ok := r.Named[req.Named]
+		if !ok {
+			return nil, errf("named", "", "%s.%s offers no query named %q", r.Domain, r.Name, clip(req.Named))
+		}
+		named = &n
+		switch {
+		case n.Where == nil:
+		case q.Where == nil:
+			q.Where = n.Where
+		default:
+			q.Where = store.And{n.Where, q.Where}
+		}
+	}
 	if req.Text != "" {
 		t, err := r.parseText(req.Text)
 		if err != nil {
@@ -106,6 +122,9 @@ func (r *Resource) Parse(req Request) (*Plan, error) {
 		}
 	}
 	q.Order = r.DefaultSort
+	if named != nil && named.Sort != nil {
+		q.Order = named.Sort
+	}
 	if req.Sort != "" {
 		if q.Order, err = r.parseSort(req.Sort); err != nil {
 			return nil, &Error{Param: "sort", Message: err.Error()}
@@ -524,7 +543,7 @@ type cursor struct {
 // signature sums what must not change between the pages of one listing.
 func signature(req Request, order []store.Order) string {
 	h := sha256.New()
-	for _, s := range []string{req.Query, req.Text, req.Deleted} {
+	for _, s := range []string{req.Query, req.Text, req.Deleted, req.Named} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
 	for _, o := range order {

@@ -23,6 +23,14 @@ type Resource struct {
 	DefaultSort  []store.Order
 	Text         []string        // string state properties text search looks in
 	Hidden       map[string]bool // state properties never answered
+	Named        map[string]Named
+}
+
+// Named is a query a resource offers by name, parsed.
+type Named struct {
+	Where       store.Node
+	Sort        []store.Order // nil: the resource's default
+	Description string
 }
 
 // fieldName is a state property a query may name: no '.', '!' or ','
@@ -112,6 +120,33 @@ func ResourceOf(domain, resource string, agg *abi.AggregateSpec) (*Resource, err
 			return nil, fmt.Errorf("hidden field %q is a query field: what is hidden cannot be filtered on", name)
 		}
 		r.Hidden[name] = true
+	}
+	if len(q.Named) > 32 {
+		return nil, fmt.Errorf("query: at most 32 named queries")
+	}
+	for name, nq := range q.Named {
+		if !fieldName.MatchString(name) {
+			return nil, fmt.Errorf("named query %q: a name of letters, digits, '_' and '-'", name)
+		}
+		n := Named{Description: nq.Description}
+		if nq.Filter != "" {
+			w, err := r.parseFilter(nq.Filter)
+			if err != nil {
+				return nil, fmt.Errorf("named query %s: %v", name, err)
+			}
+			n.Where = w
+		}
+		if nq.Sort != "" {
+			sorts, err := r.parseSort(nq.Sort)
+			if err != nil {
+				return nil, fmt.Errorf("named query %s: sort: %v", name, err)
+			}
+			n.Sort = sorts
+		}
+		if r.Named == nil {
+			r.Named = map[string]Named{}
+		}
+		r.Named[name] = n
 	}
 	return r, nil
 }

@@ -127,6 +127,14 @@ type QueryResource struct {
 	Sort   []string
 	Text   []string
 	Hidden []string
+	// Named are queries offered by name (?named=active).
+	Named []NamedQuery
+}
+
+// NamedQuery is a query a resource offers by name: Filter in the query
+// language ({"status": "active"}), Sort ("name.asc").
+type NamedQuery struct {
+	Name, Filter, Sort, Description string
 }
 
 // Query makes the aggregate's states listable and searchable

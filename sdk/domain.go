@@ -126,6 +126,14 @@ func (d *Domain) Manifest() []byte {
 			w.Key("sort").Strings(q.Sort)
 			w.Key("text").Strings(q.Text)
 			w.Key("hidden").Strings(q.Hidden)
+			if len(q.Named) > 0 {
+				w.Key("named").BeginObject()
+				for _, n := range q.Named {
+					w.Key(n.Name).BeginObject().Key("filter").String(n.Filter).Key("sort").String(n.Sort).
+						Key("description").String(n.Description).EndObject()
+				}
+				w.EndObject()
+			}
 			w.EndObject()
 		}
 		w.EndObject()

@@ -113,6 +113,8 @@ func init() {
 		Fields: []string{"name", "email", "status", "tags", "created_at"},
 		Sort:   []string{"name.asc"},
 		Text:   []string{"name", "email"},
+		Named: []sdk.NamedQuery{{Name: "active", Filter: `{"status": "active"}`, Sort: "name.asc",
+			Description: "users who are not deactivated"}},
 	})
 	users.Action(sdk.Action[User]{
 		Name: "create-user", Title: "Create a user", EvtKey: "user-created", New: true,
