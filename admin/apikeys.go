@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/abi/schema"
 	"fluvius.dev/fluvius/auth"
 	"fluvius.dev/fluvius/store"
@@ -58,26 +60,36 @@ func (s *Server) createAPIKey(c *fiber.Ctx) error {
 		return problemError(fiber.StatusBadRequest, "invalid-payload",
 			`send {"name": "...", "tenant": "...", "roles": ["..."]}: `+err.Error())
 	}
-	if !fitName(req.Name, true) || !fitName(req.Tenant, true) || len(req.Roles) > 100 {
-		return problemError(fiber.StatusBadRequest, "invalid-payload",
-			"name and tenant must be printable and at most 200 bytes; at most 100 roles")
-	}
-	for _, r := range req.Roles {
-		if !fitName(r, false) {
-			return problemError(fiber.StatusBadRequest, "invalid-payload", "each role must be printable, 1 to 200 bytes")
-		}
-	}
-	key, rec, err := auth.NewAPIKey("", req.Name, req.Tenant, req.Roles, admin.UserID, time.Now().UTC().Truncate(time.Microsecond))
+	v, err := s.issueAPIKey(c.UserContext(), admin, req.Name, req.Tenant, req.Roles)
 	if err != nil {
 		return err
 	}
-	if err := s.keys.APIKeyCreate(c.UserContext(), rec); err != nil {
-		return err
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+// issueAPIKey checks and stores a new key for the management API and the
+// admin UI alike; the answer holds the key, shown this once.
+func (s *Server) issueAPIKey(ctx context.Context, admin abi.Caller, name, tenant string, roles []string) (apiKeyView, error) {
+	if !fitName(name, true) || !fitName(tenant, true) || len(roles) > 100 {
+		return apiKeyView{}, problemError(fiber.StatusBadRequest, "invalid-payload",
+			"name and tenant must be printable and at most 200 bytes; at most 100 roles")
+	}
+	for _, r := range roles {
+		if !fitName(r, false) {
+			return apiKeyView{}, problemError(fiber.StatusBadRequest, "invalid-payload", "each role must be printable, 1 to 200 bytes")
+		}
+	}
+	key, rec, err := auth.NewAPIKey("", name, tenant, roles, admin.UserID, time.Now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return apiKeyView{}, err
+	}
+	if err := s.keys.APIKeyCreate(ctx, rec); err != nil {
+		return apiKeyView{}, err
 	}
 	v := viewAPIKey(rec)
 	v.Key = key
-	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(fiber.StatusCreated).JSON(v)
+	return v, nil
 }
 
 func (s *Server) listAPIKeys(c *fiber.Ctx) error {
@@ -102,7 +114,15 @@ func (s *Server) revokeAPIKey(c *fiber.Ctx) error {
 		return err
 	}
 	id := strings.Clone(c.Params("id")) // Fiber's string aliases the request buffer
-	err := s.keys.APIKeyRevoke(c.UserContext(), id, time.Now())
+	if err := s.revokeKey(c.UserContext(), id); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// revokeKey revokes a key for the management API and the admin UI alike.
+func (s *Server) revokeKey(ctx context.Context, id string) error {
+	err := s.keys.APIKeyRevoke(ctx, id, time.Now())
 	if errors.Is(err, store.ErrNotFound) {
 		return problemError(fiber.StatusNotFound, "api-key-not-found", "no API key "+id)
 	}
@@ -112,7 +132,7 @@ func (s *Server) revokeAPIKey(c *fiber.Ctx) error {
 	if s.auth.Keys != nil {
 		s.auth.Keys.Forget(id)
 	}
-	return c.SendStatus(fiber.StatusNoContent)
+	return nil
 }
 
 // fitName says whether s is a printable name of at most 200 bytes.

@@ -54,6 +54,7 @@ type Server struct {
 	registry  *registry.Registry
 	maxModule int64
 	bodyLimit int
+	ui        *sessions // the admin UI's sessions
 	// pageBytes bounds an events page by its events' data.
 	pageBytes int
 }
@@ -76,7 +77,7 @@ func New(h *host.Host, opts Options) *Server {
 		opts.MaxModuleBytes = 64 << 20
 	}
 	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes,
-		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit}
+		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit, ui: newSessions()}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fluvius",
 		DisableStartupMessage: true,
@@ -109,6 +110,7 @@ func New(h *host.Host, opts Options) *Server {
 		s.app.Delete("/_admin/policies", s.changePolicy)
 		s.app.Post("/_admin/policies/test", s.testPolicy)
 	}
+	s.routeUI()
 	if s.registry != nil {
 		s.app.Post("/_admin/plugins", s.uploadPlugin)
 		s.app.Get("/_admin/plugins", s.listPlugins)
@@ -149,7 +151,7 @@ func (s *Server) boundBody(c *fiber.Ctx) error {
 	// Whatever the route does, the connection carries no request after
 	// this one: body bytes left unread must never be parsed as a request.
 	c.Context().SetConnectionClose()
-	if c.Method() == fiber.MethodPost && c.Path() == "/_admin/plugins" {
+	if c.Method() == fiber.MethodPost && (c.Path() == "/_admin/plugins" || c.Path() == "/admin/plugins") {
 		return c.Next()
 	}
 	if c.Request().Header.ContentLength() > s.bodyLimit {
@@ -173,4 +175,31 @@ func requestBody(c *fiber.Ctx) io.Reader {
 		return c.Context().RequestBodyStream()
 	}
 	return bytes.NewReader(c.Body())
+}
+
+// routeUI mounts the admin UI at /admin.
+func (s *Server) routeUI() {
+	s.app.Get("/admin/static/*", s.uiStatic)
+	s.app.Get("/admin/login", s.uiLogin)
+	s.app.Post("/admin/login", s.uiLogin)
+	s.app.Post("/admin/logout", s.uiLogout)
+	s.app.Get("/admin", s.uiOverview)
+	s.app.Get("/admin/domains/:domain", s.uiDomain)
+	s.app.Post("/admin/domains/:domain/commands/:command", s.uiSend)
+	s.app.Get("/admin/resources/:target", s.uiResource)
+	s.app.Get("/admin/resources/:target/:id", s.uiAggregate)
+	if s.registry != nil {
+		s.app.Get("/admin/plugins", s.uiPlugins)
+		s.app.Post("/admin/plugins", s.uiUpload)
+		s.app.Get("/admin/plugins/:domain", s.uiPlugin)
+		s.app.Get("/admin/plugins/:domain/versions/:version/activate", s.uiActivate)
+		s.app.Post("/admin/plugins/:domain/versions/:version/activate", s.uiActivate)
+		s.app.Post("/admin/plugins/:domain/rollback", s.uiRollback)
+		s.app.Post("/admin/plugins/:domain/disable", s.uiDisable)
+	}
+	if s.keys != nil {
+		s.app.Get("/admin/keys", s.uiKeys)
+		s.app.Post("/admin/keys", s.uiCreateKey)
+		s.app.Post("/admin/keys/:id/revoke", s.uiRevokeKey)
+	}
 }

@@ -218,3 +218,19 @@ func uleb(b []byte) (uint64, int) {
 	}
 	return 0, 0
 }
+
+// Verify checks a version against its domain's stored streams as an
+// activation would, without activating it: what an operator reads before
+// confirming.
+func (r *Registry) Verify(ctx context.Context, domain string, version int64, all bool) (*Report, error) {
+	v, err := r.Version(ctx, domain, version)
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.prepare(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	defer r.host.Discard(p)
+	return r.verify(ctx, p, all)
+}

@@ -1,0 +1,146 @@
+package admin_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds Debian's Chromium; CI installs it, elsewhere its absence
+// skips the browser tests.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("CI runs the admin UI in Chromium (apt-get install chromium)")
+	}
+	t.Skip("Chromium not found (apt-get install chromium)")
+	return ""
+}
+
+// artifacts is where the browser tests leave their screenshots.
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("FLUVIUS_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join("..", "build", "test-artifacts", "admin-ui")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// The admin UI in a real browser: sign in, upload a plugin, activate it
+// after reading its verification, send a command from its generated form,
+// find the aggregate with a filter, open its timeline, travel to version 1,
+// create and revoke a key. Each step saves a screenshot.
+func TestAdminUIInChromium(t *testing.T) {
+	bin := chromium(t)
+	s := startUI(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+		dir := artifacts(t)
+	shot := func(name string) chromedp.Action {
+		return chromedp.ActionFunc(func(ctx context.Context) error {
+			var buf []byte
+			if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+		})
+	}
+	text := func(sel string) string {
+		t.Helper()
+		var out string
+		if err := chromedp.Run(ctx, chromedp.Text(sel, &out, chromedp.ByQuery)); err != nil {
+			t.Fatalf("reading %s: %v", sel, err)
+		}
+		return out
+	}
+	run := func(step string, actions ...chromedp.Action) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- chromedp.Run(ctx, append(actions, shot(step))...) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(30 * time.Second):
+			err = errors.New("no answer within 30 s")
+		}
+		if err != nil {
+			var body string
+			chromedp.Run(ctx, shot(step+"-failed"), chromedp.Text("body", &body, chromedp.ByQuery))
+			t.Fatalf("%s: %v\nthe page says: %.2000s", step, err, body)
+		}
+	}
+	wasm, _ := filepath.Abs(filepath.Join(pluginsDir, "user.wasm"))
+
+	run("01-sign-in", chromedp.Navigate(s.url+"/admin"), chromedp.WaitVisible("#credential", chromedp.ByQuery))
+	run("02-overview", chromedp.SendKeys("#credential", testAdminKey, chromedp.ByQuery), chromedp.Submit("#credential", chromedp.ByQuery),
+		chromedp.WaitVisible("header.top", chromedp.ByQuery))
+	run("03-uploaded", chromedp.Navigate(s.url+"/admin/plugins"), chromedp.SetUploadFiles("#module", []string{wasm}, chromedp.ByQuery),
+		chromedp.Submit("#module", chromedp.ByQuery), chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	if got := text(".flash"); !strings.Contains(got, "Uploaded user version 1") {
+		t.Fatalf("upload said %q", got)
+	}
+	run("04-verification", chromedp.Click(`a.button[href$="/versions/1/activate"]`, chromedp.ByQuery), chromedp.WaitVisible("form.actions button", chromedp.ByQuery))
+	run("05-activated", chromedp.Click("form.actions button", chromedp.ByQuery), chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	if got := text(".flash"); !strings.Contains(got, "Version 1 is active") {
+		t.Fatalf("activation said %q", got)
+	}
+	// The browser checks the form first: an e-mail left out is not sent.
+	run("06-domain", chromedp.Navigate(s.url+"/admin/domains/user"), chromedp.WaitVisible("#create-user-email", chromedp.ByQuery),
+		chromedp.SendKeys("#create-user-name", "Ann Lee", chromedp.ByQuery), chromedp.Click(`form[action$="/create-user"] button`, chromedp.ByQuery))
+	var answered bool
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector("#answer") !== null`, &answered)); err != nil || answered {
+		t.Fatalf("a form missing a required field was sent (%v)", err)
+	}
+	run("07-command-sent", chromedp.SendKeys("#create-user-email", "ann@example.com", chromedp.ByQuery),
+		chromedp.SendKeys("#create-user-tags", "ops, dev", chromedp.ByQuery),
+		chromedp.Click(`form[action$="/create-user"] button`, chromedp.ByQuery), chromedp.WaitVisible("#answer", chromedp.ByQuery))
+	if got := text("#answer"); !strings.Contains(got, `"Ann Lee"`) {
+		t.Fatalf("the answer: %q", got)
+	}
+	run("08-filtered", chromedp.Navigate(s.url+"/admin/resources/user.user"), chromedp.WaitVisible("#b-field", chromedp.ByQuery),
+		chromedp.SetValue("#b-field", "name", chromedp.ByQuery), chromedp.SetValue("#b-value", "lee", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector("#b-field").dispatchEvent(new Event("change"))`, nil),
+		chromedp.SetValue("#b-op", "has", chromedp.ByQuery), chromedp.Click("#b-add", chromedp.ByQuery),
+		chromedp.Submit("#query", chromedp.ByQuery), chromedp.WaitVisible("table tbody a", chromedp.ByQuery))
+	var written string
+	if err := chromedp.Run(ctx, chromedp.Value("#query", &written, chromedp.ByQuery)); err != nil || !strings.Contains(written, `"name.has":"lee"`) {
+		t.Fatalf("the filter builder wrote %q (%v)", written, err)
+	}
+	run("09-timeline", chromedp.Click("table tbody a", chromedp.ByQuery), chromedp.WaitVisible("#state", chromedp.ByQuery))
+	run("10-time-travel", chromedp.SetValue("#version", "1", chromedp.ByQuery), chromedp.Submit("#version", chromedp.ByQuery),
+		chromedp.WaitVisible("#state", chromedp.ByQuery))
+	if got := text("h2"); !strings.Contains(got, "at version 1") {
+		t.Fatalf("time travel: %q", got)
+	}
+	run("11-key-created", chromedp.Navigate(s.url+"/admin/keys"), chromedp.SendKeys("#k-name", "billing", chromedp.ByQuery),
+		chromedp.Submit("#k-name", chromedp.ByQuery), chromedp.WaitVisible("#new-key", chromedp.ByQuery))
+	run("12-key-revoked", chromedp.Click("td form button.danger", chromedp.ByQuery), chromedp.WaitVisible(".flash", chromedp.ByQuery))
+	if got := text(".flash"); !strings.Contains(got, "revoked") {
+		t.Fatalf("revocation said %q", got)
+	}
+	run("13-narrow", chromedp.EmulateViewport(420, 800), chromedp.Navigate(s.url+"/admin/plugins/user"), chromedp.WaitVisible("h1", chromedp.ByQuery))
+	run("14-rolled-back", chromedp.EmulateViewport(1280, 800), chromedp.Click(`form[action$="/rollback"] button`, chromedp.ByQuery),
+		chromedp.WaitVisible(".problem, .flash", chromedp.ByQuery))
+}
