@@ -196,10 +196,16 @@ func (s *Server) routeUI() {
 		s.app.Post("/admin/plugins/:domain/versions/:version/activate", s.uiActivate)
 		s.app.Post("/admin/plugins/:domain/rollback", s.uiRollback)
 		s.app.Post("/admin/plugins/:domain/disable", s.uiDisable)
+		s.app.Post("/admin/plugins/:domain/versions/:version/test", s.uiTest)
 	}
 	if s.keys != nil {
 		s.app.Get("/admin/keys", s.uiKeys)
 		s.app.Post("/admin/keys", s.uiCreateKey)
 		s.app.Post("/admin/keys/:id/revoke", s.uiRevokeKey)
+	}
+	if s.authz != nil {
+		s.app.Post("/admin/policies", s.uiPolicy("add"))
+		s.app.Post("/admin/policies/remove", s.uiPolicy("remove"))
+		s.app.Post("/admin/policies/test", s.uiPolicy("test"))
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/query"
 	"fluvius.dev/fluvius/registry"
@@ -37,6 +38,10 @@ import (
 var uiFiles embed.FS
 
 var uiFuncs = template.FuncMap{
+	"tojson": func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	},
 	"rfc3339": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -711,7 +716,18 @@ func (s *Server) keysPage(c *fiber.Ctx, u *uiContext, created *apiKeyView, flash
 	for i, k := range keys {
 		views[len(keys)-1-i] = viewAPIKey(k)
 	}
-	pg := u.page("Access", "keys", map[string]any{"Keys": views, "Created": created})
+	data := map[string]any{"Keys": views, "Created": created, "HasAuthz": s.authz != nil}
+	if s.authz != nil {
+		rules, err := s.authz.Rules(c.UserContext())
+		if err != nil {
+			return err
+		}
+		data["Rules"] = rules
+	}
+	if t, ok := c.Locals(testedKey{}).(*tested); ok {
+		data["Tested"] = t
+	}
+	pg := u.page("Access", "keys", data)
 	pg.Flash, pg.Problem = flash, problem
 	status := fiber.StatusOK
 	if problem != nil {
@@ -748,4 +764,110 @@ func (s *Server) uiRevokeKey(c *fiber.Ctx) error {
 		return s.keysPage(c, u, nil, "", uiProblem(err))
 	}
 	return s.keysPage(c, u, nil, "Key "+id+" is revoked.", nil)
+}
+
+type testedKey struct{}
+
+// tested is a policy test's question and answer, for the Access page.
+type tested struct {
+	Question string
+	Allowed  bool
+}
+
+func splitList(raw string) []string {
+	var out []string
+	for _, v := range strings.Split(raw, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, strings.Clone(v))
+		}
+	}
+	return out
+}
+
+// uiPolicy adds (POST /admin/policies), removes (.../remove) and tests
+// (.../test) rules through the authorizer, as the management API does.
+func (s *Server) uiPolicy(action string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		u, err := s.posted(c, c.FormValue("csrf"))
+		if u == nil {
+			return err
+		}
+		switch action {
+		case "add", "remove":
+			rule := store.PolicyRule{Type: strings.Clone(c.FormValue("type"))}
+			if action == "add" {
+				rule.Values = splitList(c.FormValue("values"))
+			} else if err := json.Unmarshal([]byte(c.FormValue("values")), &rule.Values); err != nil {
+				return s.keysPage(c, u, nil, "", &Problem{Status: 400, Code: "invalid-payload", Detail: "the rule's values are not a JSON list"})
+			}
+			if action == "add" {
+				err = s.authz.Add(c.UserContext(), rule)
+			} else {
+				err = s.authz.Remove(c.UserContext(), rule)
+			}
+			switch {
+			case errors.Is(err, authz.ErrBadRule):
+				return s.keysPage(c, u, nil, "", &Problem{Status: 400, Code: "invalid-payload", Detail: err.Error()})
+			case errors.Is(err, store.ErrDuplicate):
+				return s.keysPage(c, u, nil, "", &Problem{Status: 409, Code: "policy-exists", Detail: "that rule is there already"})
+			case errors.Is(err, store.ErrNotFound):
+				return s.keysPage(c, u, nil, "", &Problem{Status: 404, Code: "policy-not-found", Detail: "no such rule"})
+			case err != nil:
+				return err
+			}
+			msg := "Rule added."
+			if action == "remove" {
+				msg = "Rule removed."
+			}
+			return s.keysPage(c, u, nil, msg, nil)
+		}
+		caller := abi.Caller{UserID: strings.Clone(c.FormValue("user")), Tenant: strings.Clone(c.FormValue("tenant")), Roles: splitList(c.FormValue("roles"))}
+		object, act := strings.Clone(c.FormValue("object")), strings.Clone(c.FormValue("action"))
+		ok, err := s.authz.Allowed(caller, nil, object, act)
+		if err != nil {
+			return err
+		}
+		c.Locals(testedKey{}, &tested{Question: fmt.Sprintf("%s %s on %s in tenant %q", caller.UserID, act, object, caller.Tenant), Allowed: ok})
+		return s.keysPage(c, u, nil, "", nil)
+	}
+}
+
+// uiTest runs a scenario file against a version in a throwaway host.
+func (s *Server) uiTest(c *fiber.Ctx) error {
+	domain := strings.Clone(c.Params("domain"))
+	version, err := strconv.ParseInt(c.Params("version"), 10, 64)
+	if err != nil || version < 1 {
+		return notFound(c.Path())
+	}
+	_, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	mr := multipart.NewReader(requestBody(c), params["boundary"])
+	var token string
+	var file []byte
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return problemError(fiber.StatusBadRequest, "malformed-multipart", "the form cannot be read")
+		}
+		switch part.FormName() {
+		case "csrf":
+			b, _ := io.ReadAll(io.LimitReader(part, 200))
+			token = string(b)
+		case "scenarios":
+			if file, err = io.ReadAll(io.LimitReader(part, 4<<20+1)); err != nil {
+				return problemError(fiber.StatusBadRequest, "truncated", "the upload ended early")
+			}
+		}
+	}
+	u, err := s.posted(c, token)
+	if u == nil {
+		return err
+	}
+	rep, err := s.registry.Test(c.UserContext(), domain, version, u.caller.UserID, file)
+	if err != nil {
+		return s.pluginPage(c, u, domain, "", uiProblem(err))
+	}
+	return s.render(c, fiber.StatusOK, "test", u.page("Scenarios", "plugins", map[string]any{"Domain": domain, "Version": version, "Report": rep}))
 }

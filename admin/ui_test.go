@@ -15,6 +15,7 @@ import (
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/blob"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/registry"
@@ -26,6 +27,12 @@ func startUI(t *testing.T) *server {
 	return startServerOn(t, t.TempDir(), nil, func(h *host.Host, st store.Driver, o *admin.Options) {
 		keys := st.(store.APIKeyStore)
 		o.APIKeys = keys
+		az, err := authz.New(t.Context(), st.(store.PolicyStore), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(az.Close)
+		o.Authz = az
 		o.Auth = &auth.Authenticator{AdminKey: testAdminKey, Keys: auth.NewAPIKeys(keys)}
 		blobs, err := blob.NewLocal(t.TempDir())
 		if err != nil {
@@ -124,6 +131,33 @@ func TestAdminUIFlows(t *testing.T) {
 	if code, body := b.post("/admin/plugins/user/versions/1/activate", url.Values{"csrf": {b.csrf}, "revision": {"0"}}); code != 200 ||
 		!strings.Contains(body, "Version 1 is active") {
 		t.Fatalf("activate: %d %s", code, body)
+	}
+	// Scenarios against the version, in a throwaway host.
+	scen, _ := os.ReadFile("../plugins/examples/user/scenarios.json")
+	form.Reset()
+	mw = multipart.NewWriter(&form)
+	mw.WriteField("csrf", b.csrf)
+	part, _ = mw.CreateFormFile("scenarios", "scenarios.json")
+	part.Write(scen)
+	mw.Close()
+	if res, err = b.c.Post(s.url+"/admin/plugins/user/versions/1/test", mw.FormDataContentType(), &form); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := b.keep(res); code != 200 || !strings.Contains(body, "passed, 0 failed") {
+		t.Fatalf("scenarios: %d %s", code, body)
+	}
+	// Policies: add, test, remove.
+	rule := url.Values{"csrf": {b.csrf}, "type": {"p"}, "values": {"role:clerk, acme, user:create-user, run"}}
+	if code, body := b.post("/admin/policies", rule); code != 200 || !strings.Contains(body, "Rule added") {
+		t.Fatalf("add a rule: %d %s", code, body)
+	}
+	if code, body := b.post("/admin/policies/test", url.Values{"csrf": {b.csrf}, "user": {"ann"}, "tenant": {"acme"},
+		"roles": {"clerk"}, "object": {"user:create-user"}, "action": {"run"}}); code != 200 || !strings.Contains(body, ": allowed") {
+		t.Fatalf("test a request: %d %s", code, body)
+	}
+	if code, body := b.post("/admin/policies/remove", url.Values{"csrf": {b.csrf}, "type": {"p"},
+		"values": {`["role:clerk","acme","user:create-user","run"]`}}); code != 200 || !strings.Contains(body, "Rule removed") {
+		t.Fatalf("remove a rule: %d %s", code, body)
 	}
 	// A command from its generated form, checked by the host.
 	if code, body := b.get("/admin/domains/user"); code != 200 || !strings.Contains(body, `name="email"`) || !strings.Contains(body, "required") {
