@@ -3,6 +3,7 @@ package admin_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,6 +141,16 @@ func TestAdminUIInChromium(t *testing.T) {
 	if got := text(".flash"); !strings.Contains(got, "revoked") {
 		t.Fatalf("revocation said %q", got)
 	}
+	// The events page shows the feed and follows it: a command sent
+	// meanwhile appears without a reload.
+	run("15-events", chromedp.Navigate(s.url+"/admin/events?domain=user"), chromedp.WaitVisible("#feed tr", chromedp.ByQuery))
+	res, err := http.Post(s.url+"/user:create-user/user/:new", "application/json", strings.NewReader(`{"email":"zoe@example.com","name":"Zoe Live"}`))
+	if err != nil || res.StatusCode != 201 {
+		t.Fatalf("a command through the API: %v %v", res, err)
+	}
+	res.Body.Close()
+	run("16-events-live", chromedp.Poll(`document.querySelector("#feed").textContent.includes("Zoe Live")`, nil,
+		chromedp.WithPollingTimeout(20*time.Second)))
 	run("13-narrow", chromedp.EmulateViewport(420, 800), chromedp.Navigate(s.url+"/admin/plugins/user"), chromedp.WaitVisible("h1", chromedp.ByQuery))
 	run("14-rolled-back", chromedp.EmulateViewport(1280, 800), chromedp.Click(`form[action$="/rollback"] button`, chromedp.ByQuery),
 		chromedp.WaitVisible(".problem, .flash", chromedp.ByQuery))

@@ -188,6 +188,8 @@ func (s *Server) routeUI() {
 	s.app.Post("/admin/domains/:domain/commands/:command", s.uiSend)
 	s.app.Get("/admin/resources/:target", s.uiResource)
 	s.app.Get("/admin/resources/:target/:id", s.uiAggregate)
+	s.app.Get("/admin/events", s.uiEvents)
+	s.app.Get("/admin/events/feed", s.uiFeed)
 	if s.registry != nil {
 		s.app.Get("/admin/plugins", s.uiPlugins)
 		s.app.Post("/admin/plugins", s.uiUpload)

@@ -871,3 +871,84 @@ func (s *Server) uiTest(c *fiber.Ctx) error {
 	}
 	return s.render(c, fiber.StatusOK, "test", u.page("Scenarios", "plugins", map[string]any{"Domain": domain, "Version": version, "Report": rep}))
 }
+
+// eventFilter keeps the events of a domain, resource and type (each
+// optional), read from the stream name "domain.resource/id".
+type eventFilter struct{ domain, resource, typ string }
+
+func (f eventFilter) keep(e *store.Event) bool {
+	head, _, _ := strings.Cut(e.Stream, "/")
+	d, r, _ := strings.Cut(head, ".")
+	return (f.domain == "" || f.domain == d) && (f.resource == "" || f.resource == r) && (f.typ == "" || f.typ == e.Type)
+}
+
+func cursorString(c store.Cursor) string {
+	return strconv.FormatUint(c.TxID, 10) + "." + strconv.FormatInt(c.Position, 10)
+}
+
+func parseCursor(s string) (store.Cursor, bool) {
+	tx, pos, ok := strings.Cut(s, ".")
+	t, err1 := strconv.ParseUint(tx, 10, 64)
+	p, err2 := strconv.ParseInt(pos, 10, 64)
+	return store.Cursor{TxID: t, Position: p}, ok && err1 == nil && err2 == nil
+}
+
+// uiEvents shows the end of the global feed (every tenant's: an
+// administrator's view), filtered, and the page then follows it.
+func (s *Server) uiEvents(c *fiber.Ctx) error {
+	u, err := s.signedIn(c)
+	if u == nil {
+		return err
+	}
+	f := eventFilter{strings.Clone(c.Query("domain")), strings.Clone(c.Query("resource")), strings.Clone(c.Query("type"))}
+	ft, ok := s.host.Store().(store.FeedTail)
+	if !ok {
+		return notFound(c.Path())
+	}
+	tail, err := ft.EventsLatest(c.UserContext(), 500)
+	if err != nil {
+		return err
+	}
+	cursor := store.Cursor{}
+	if len(tail) > 0 {
+		cursor = tail[len(tail)-1].Cursor()
+	}
+	var shown []*store.Event
+	for i := len(tail) - 1; i >= 0 && len(shown) < 100; i-- {
+		if f.keep(tail[i]) {
+			shown = append(shown, tail[i])
+		}
+	}
+	q := url.Values{"domain": {f.domain}, "resource": {f.resource}, "type": {f.typ}}
+	return s.render(c, fiber.StatusOK, "events", u.page("Events", "events", map[string]any{
+		"Domain": f.domain, "Resource": f.resource, "Type": f.typ, "Events": shown,
+		"Cursor": cursorString(cursor), "FeedURL": "/admin/events/feed?" + q.Encode()}))
+}
+
+// uiFeed answers the events after a cursor, filtered, as JSON for the
+// events page to follow.
+func (s *Server) uiFeed(c *fiber.Ctx) error {
+	u, err := s.signedIn(c)
+	if u == nil {
+		return err
+	}
+	after, ok := parseCursor(c.Query("after"))
+	if !ok {
+		return problemError(fiber.StatusBadRequest, "invalid-query", "after is a cursor this page gave")
+	}
+	f := eventFilter{c.Query("domain"), c.Query("resource"), c.Query("type")}
+	evs, err := s.host.Store().Executor().EventsReadAll(c.UserContext(), &store.EventsReadAllParams{After: after, Limit: 500})
+	if err != nil {
+		return err
+	}
+	out := []fiber.Map{}
+	for _, e := range evs {
+		if f.keep(e) {
+			out = append(out, fiber.Map{"tenant": e.Tenant, "stream": e.Stream, "version": e.Version, "type": e.Type,
+				"data": json.RawMessage(e.Data), "created_at": e.CreatedAt})
+		}
+		after = e.Cursor()
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"events": out, "cursor": cursorString(after)})
+}

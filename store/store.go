@@ -239,3 +239,12 @@ type IdempotencyRecord struct {
 	Response    []byte // the body answered
 	CreatedAt   time.Time
 }
+
+// FeedTail reads the end of the event feed (DO NOT IMPLEMENT outside this
+// repository; it may grow).
+type FeedTail interface {
+	// EventsLatest returns the last limit events of the feed that a
+	// follower can read already, oldest first: where a live view starts
+	// before it follows with EventsReadAll from the last one's cursor.
+	EventsLatest(ctx context.Context, limit int) ([]*Event, error)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -318,4 +319,24 @@ func deletedAt(p *store.StatePutParams, now time.Time) *time.Time {
 		return &now
 	}
 	return nil
+}
+
+// EventsLatest implements store.FeedTail: the last events of transactions
+// no running one can overtake, as EventsReadAll would give them.
+func (d *Driver) EventsLatest(ctx context.Context, limit int) ([]*store.Event, error) {
+	if d.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := d.pool.Query(ctx, `SELECT `+eventColumns+` FROM events
+		WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+		ORDER BY events.tx_id DESC, events.position DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the latest events: %w", translate(err))
+	}
+	evs, err := scanEvents(0, rows)
+	if err != nil {
+		return nil, fmt.Errorf("reading the latest events: %w", translate(err))
+	}
+	slices.Reverse(evs)
+	return evs, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -328,4 +329,21 @@ func (e *executor) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecor
 		}
 		return nil
 	})
+}
+
+// EventsLatest implements store.FeedTail.
+func (d *Driver) EventsLatest(ctx context.Context, limit int) ([]*store.Event, error) {
+	if d.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := d.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM events ORDER BY position DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading the latest events: %w", translate(err))
+	}
+	evs, err := scanEvents(0, rows)
+	if err != nil {
+		return nil, fmt.Errorf("reading the latest events: %w", translate(err))
+	}
+	slices.Reverse(evs)
+	return evs, nil
 }

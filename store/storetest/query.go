@@ -205,3 +205,31 @@ func recordIDs(rs []*store.StateRecord) string {
 	}
 	return strings.Join(out, " ")
 }
+
+// The feed's tail: the last events, oldest first, from which following
+// with EventsReadAll continues without a gap or a repeat.
+func testEventsLatest(t *testing.T, d store.Driver) {
+	ft, ok := d.(store.FeedTail)
+	if !ok {
+		t.Fatalf("%s reads no feed tail (store.FeedTail)", d.Name())
+	}
+	x := d.Executor()
+	for i := 0; i < 5; i++ {
+		if _, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: fmt.Sprintf("d.r/%d", i)},
+			Events: []store.NewEvent{{ID: fmt.Sprintf("tail-%d", i), Type: "t", Data: []byte(`{}`)}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := ft.EventsLatest(ctx, 3)
+	if err != nil || len(evs) != 3 || evs[0].ID != "tail-2" || evs[2].ID != "tail-4" {
+		t.Fatalf("latest: %v %v", evs, err)
+	}
+	if _, err := x.EventsAppend(ctx, &store.EventsAppendParams{StreamKey: store.StreamKey{Stream: "d.r/9"},
+		Events: []store.NewEvent{{ID: "tail-9", Type: "t", Data: []byte(`{}`)}}}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{After: evs[2].Cursor()})
+	if err != nil || len(next) != 1 || next[0].ID != "tail-9" {
+		t.Fatalf("following the tail: %v %v", next, err)
+	}
+}

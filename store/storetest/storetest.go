@@ -54,6 +54,7 @@ func Exercise(t *testing.T, open Open) {
 		{"PluginConcurrentUploads", testPluginConcurrentUploads},
 		{"PluginStreamsAndEventTypes", testPluginStreamsAndEventTypes},
 		{"QueryGolden", testQueryGolden},
+		{"EventsLatest", testEventsLatest},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

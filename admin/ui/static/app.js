@@ -49,3 +49,29 @@ document.addEventListener("DOMContentLoaded", () => {
     form.addEventListener("submit", e => { if (!form.checkValidity()) { e.preventDefault(); form.reportValidity(); } });
   }
 });
+// The events page follows the feed: it asks for what came after the last
+// event it shows, every two seconds, and puts new ones on top.
+document.addEventListener("DOMContentLoaded", () => {
+  const live = document.querySelector("#live[data-feed]");
+  if (!live) return;
+  const body = document.querySelector("#feed");
+  let cursor = live.dataset.cursor;
+  const cell = (text, cls) => { const td = document.createElement("td"); if (cls) { const c = document.createElement("code"); c.className = cls; c.textContent = text; td.append(c); } else td.textContent = text; return td; };
+  const poll = async () => {
+    try {
+      const res = await fetch(live.dataset.feed + "&after=" + encodeURIComponent(cursor), {credentials: "same-origin"});
+      if (res.ok) {
+        const page = await res.json();
+        for (const e of page.events) {
+          const tr = document.createElement("tr");
+          tr.append(cell(new Date(e.created_at).toLocaleString()), cell(e.tenant), cell(e.stream), cell(String(e.version)), cell(e.type), cell(JSON.stringify(e.data), "json"));
+          body.prepend(tr);
+          const empty = document.querySelector("#feed-empty"); if (empty) empty.remove();
+        }
+        cursor = page.cursor;
+      }
+    } catch (err) { /* the next round tries again */ }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+});
