@@ -204,6 +204,13 @@ func TestAdminUIFlows(t *testing.T) {
 	if _, body := other.get("/admin"); !strings.Contains(body, "Sign in") {
 		t.Fatal("a session outlived its revoked key")
 	}
+	// Page weight: each page's HTML, and the one stylesheet and script
+	// every page shares (for the note; nothing is asserted of it).
+	for _, page := range []string{"/admin", "/admin/plugins", "/admin/plugins/user", "/admin/domains/user", "/admin/resources/user.user",
+		link[1], "/admin/events", "/admin/keys", "/admin/static/app.css", "/admin/static/app.js"} {
+		_, body := b.get(page)
+		t.Logf("page weight %s: %d bytes", page, len(body))
+	}
 	// Sign out.
 	b.post("/admin/logout", url.Values{"csrf": {b.csrf}})
 	if _, body := b.get("/admin"); !strings.Contains(body, "Sign in") {
