@@ -199,6 +199,7 @@ func (s *Server) routeUI() {
 		s.app.Post("/admin/plugins/:domain/rollback", s.uiRollback)
 		s.app.Post("/admin/plugins/:domain/disable", s.uiDisable)
 		s.app.Post("/admin/plugins/:domain/versions/:version/test", s.uiTest)
+		s.app.Get("/admin/plugins/:domain/diff", s.uiDiff)
 	}
 	if s.keys != nil {
 		s.app.Get("/admin/keys", s.uiKeys)

@@ -952,3 +952,111 @@ func (s *Server) uiFeed(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"events": out, "cursor": cursorString(after)})
 }
+
+type diffLine struct {
+	A, B    string
+	Changed bool
+}
+
+// uiDiff shows two versions' manifests side by side, aligned by a longest
+// common subsequence of their lines (indented JSON, keys sorted).
+func (s *Server) uiDiff(c *fiber.Ctx) error {
+	u, err := s.signedIn(c)
+	if u == nil {
+		return err
+	}
+	domain := strings.Clone(c.Params("domain"))
+	d, err := s.registry.Get(c.UserContext(), domain)
+	if err != nil {
+		return s.pluginsPage(c, u, "", uiProblem(err))
+	}
+	if len(d.Versions) < 2 {
+		return s.pluginPage(c, u, domain, "", &Problem{Status: 400, Code: "nothing-to-compare", Detail: "the domain has one version"})
+	}
+	pick := func(name string, def int64) int64 {
+		if v, err := strconv.ParseInt(c.Query(name), 10, 64); err == nil && v > 0 {
+			return v
+		}
+		return def
+	}
+	a, b := pick("a", d.Versions[len(d.Versions)-2].Version), pick("b", d.Versions[len(d.Versions)-1].Version)
+	lines := func(v int64) ([]string, error) {
+		pv, err := s.registry.Version(c.UserContext(), domain, v)
+		if err != nil {
+			return nil, err
+		}
+		var doc any
+		if err := json.Unmarshal(pv.Manifest, &doc); err != nil {
+			return nil, err
+		}
+		out, _ := json.MarshalIndent(doc, "", "  ") // map keys come out sorted: stable lines
+		return strings.Split(string(out), "\n"), nil
+	}
+	la, err := lines(a)
+	if err != nil {
+		return s.pluginPage(c, u, domain, "", uiProblem(err))
+	}
+	lb, err := lines(b)
+	if err != nil {
+		return s.pluginPage(c, u, domain, "", uiProblem(err))
+	}
+	rows := sideBySide(la, lb)
+	changed := 0
+	for _, r := range rows {
+		if r.Changed {
+			changed++
+		}
+	}
+	return s.render(c, fiber.StatusOK, "diff", u.page("Compare", "plugins",
+		map[string]any{"Domain": domain, "A": a, "B": b, "Lines": rows, "Changed": changed}))
+}
+
+// sideBySide aligns two texts line by line: equal lines side by side, the
+// others against a blank. Manifests are bounded (1 MiB), and so is the
+// table this builds, at most 4,000 lines a side.
+func sideBySide(a, b []string) []diffLine {
+	const max = 4000
+	if len(a) > max {
+		a = a[:max]
+	}
+	if len(b) > max {
+		b = b[:max]
+	}
+	// lcs[i][j]: the longest common subsequence of a[i:] and b[j:].
+	lcs := make([][]int32, len(a)+1)
+	for i := range lcs {
+		lcs[i] = make([]int32, len(b)+1)
+	}
+	for i := len(a) - 1; i >= 0; i-- {
+		for j := len(b) - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max32(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var out []diffLine
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			out = append(out, diffLine{A: a[i], B: b[j]})
+			i, j = i+1, j+1
+		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+			out = append(out, diffLine{B: b[j], Changed: true})
+			j++
+		default:
+			out = append(out, diffLine{A: a[i], Changed: true})
+			i++
+		}
+	}
+	return out
+}
+
+func max32(a, b int32) int32 {
+	if a > b {
+		return a
+	}
+	return b
+}

@@ -132,6 +132,22 @@ func TestAdminUIFlows(t *testing.T) {
 		!strings.Contains(body, "Version 1 is active") {
 		t.Fatalf("activate: %d %s", code, body)
 	}
+	// A second version (a rebuild: the same manifest), compared with the first.
+	form.Reset()
+	mw = multipart.NewWriter(&form)
+	mw.WriteField("csrf", b.csrf)
+	part, _ = mw.CreateFormFile("module", "user2.wasm")
+	part.Write(withCustomSection(user, "2"))
+	mw.Close()
+	if res, err = b.c.Post(s.url+"/admin/plugins", mw.FormDataContentType(), &form); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := b.keep(res); code != 200 || !strings.Contains(body, "Uploaded user version 2") {
+		t.Fatalf("a second upload: %d", code)
+	}
+	if code, body := b.get("/admin/plugins/user/diff"); code != 200 || !strings.Contains(body, "0 of ") || !strings.Contains(body, "create-user") {
+		t.Fatalf("diff: %d %s", code, body)
+	}
 	// Scenarios against the version, in a throwaway host.
 	scen, _ := os.ReadFile("../plugins/examples/user/scenarios.json")
 	form.Reset()

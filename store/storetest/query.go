@@ -220,7 +220,16 @@ func testEventsLatest(t *testing.T, d store.Driver) {
 			t.Fatal(err)
 		}
 	}
-	evs, err := ft.EventsLatest(ctx, 3)
+	// A transaction open elsewhere (in another database of the cluster,
+	// on PostgreSQL) holds the feed back for a moment: wait for it.
+	var evs []*store.Event
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		evs, err = ft.EventsLatest(ctx, 3)
+		if err != nil || (len(evs) == 3 && evs[2].ID == "tail-4") || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || len(evs) != 3 || evs[0].ID != "tail-2" || evs[2].ID != "tail-4" {
 		t.Fatalf("latest: %v %v", evs, err)
 	}
@@ -228,7 +237,13 @@ func testEventsLatest(t *testing.T, d store.Driver) {
 		Events: []store.NewEvent{{ID: "tail-9", Type: "t", Data: []byte(`{}`)}}}); err != nil {
 		t.Fatal(err)
 	}
-	next, err := x.EventsReadAll(ctx, &store.EventsReadAllParams{After: evs[2].Cursor()})
+	var next []*store.Event
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		next, err = x.EventsReadAll(ctx, &store.EventsReadAllParams{After: evs[2].Cursor()})
+		if err != nil || len(next) > 0 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil || len(next) != 1 || next[0].ID != "tail-9" {
 		t.Fatalf("following the tail: %v %v", next, err)
 	}
