@@ -233,6 +233,7 @@ type uiDomain struct {
 	Domain, Title       string
 	Version             int64
 	Commands, Instances int
+	Counts              host.DomainCounts
 	Resources           []string
 }
 
@@ -252,13 +253,22 @@ func (s *Server) uiOverview(c *fiber.Ctx) error {
 	var domains []uiDomain
 	for _, p := range s.host.Plugins() {
 		m := p.Manifest()
-		d := uiDomain{Domain: m.Domain, Title: m.Meta.Title, Version: active[m.Domain], Commands: len(m.Commands), Instances: p.Instances()}
+		d := uiDomain{Domain: m.Domain, Title: m.Meta.Title, Version: active[m.Domain], Commands: len(m.Commands), Instances: p.Instances(),
+			Counts: s.host.Counts(m.Domain)}
 		for _, a := range m.Aggregates {
 			d.Resources = append(d.Resources, a.Resources...)
 		}
 		domains = append(domains, d)
 	}
-	return s.render(c, fiber.StatusOK, "overview", u.page("Overview", "overview", map[string]any{"Domains": domains}))
+	var recent []*store.Event
+	if ft, ok := s.host.Store().(store.FeedTail); ok {
+		if evs, err := ft.EventsLatest(c.UserContext(), 10); err == nil {
+			for i := len(evs) - 1; i >= 0; i-- {
+				recent = append(recent, evs[i])
+			}
+		}
+	}
+	return s.render(c, fiber.StatusOK, "overview", u.page("Overview", "overview", map[string]any{"Domains": domains, "Recent": recent}))
 }
 
 func (s *Server) uiPlugins(c *fiber.Ctx) error {

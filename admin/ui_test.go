@@ -192,6 +192,10 @@ func TestAdminUIFlows(t *testing.T) {
 		"email": {"nope"}, "name": {"Bo"}}); code != 422 || !strings.Contains(body, "invalid-email") {
 		t.Fatalf("a refused command: %d", code)
 	}
+	// The overview counts them (one refused) and shows the recent event.
+	if code, body := b.get("/admin"); code != 200 || !strings.Contains(body, "<td>2</td><td>1</td><td>0</td>") || !strings.Contains(body, "user-created") {
+		t.Fatalf("overview: %d %s", code, body)
+	}
 	// Find it with a filter; open it; travel to version 1.
 	if code, body := b.get("/admin/resources/user.user?query=" + url.QueryEscape(`{"name.has":"ann"}`)); code != 200 || !strings.Contains(body, "1 found") {
 		t.Fatalf("resources: %d %s", code, body)

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -126,13 +127,14 @@ func ETag(version int64) string { return strconv.FormatInt(version, 10) }
 // its events with the state and idempotency record in one transaction. A
 // version conflict (another command won the race) decides again from the
 // new state, a bounded number of times.
-func (h *Host) Dispatch(ctx context.Context, cmd *Command) (*CommandResult, error) {
+func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, err error) {
 	c := *cmd // the id may be filled in below; the caller's command stays as given
 	cmd = &c
 	p, spec, err := h.resolve(cmd.Domain, cmd.Name, cmd.Resource)
 	if err != nil {
 		return nil, err
 	}
+	defer h.count(cmd.Domain, &err)
 	if cmd.New && !spec.New {
 		return nil, errorf(KindInvalid, "aggregate-id-required",
 			"command %s acts on an existing %s: address it by id, not :new", spec.Name, cmd.Resource)
@@ -578,4 +580,42 @@ func (h *Host) guestFailure(p *Plugin, command string, caller abi.Caller, err er
 	}
 	return &Error{Kind: KindInternal, Code: "plugin-failed",
 		Message: fmt.Sprintf("the %s plugin failed while handling %s", p.Domain(), command), Err: err}
+}
+
+// DomainCounts are a domain's commands since the host started: all of
+// them, those refused (a 4xx: the payload, a business rule, a permission,
+// a conflict) and those that failed (a 5xx: the plugin or the host).
+type DomainCounts struct {
+	Commands, Refused, Failed int64
+}
+
+type domainCounters struct {
+	commands, refused, failed atomic.Int64
+}
+
+func (h *Host) count(domain string, err *error) {
+	v, ok := h.counts.Load(domain)
+	if !ok {
+		v, _ = h.counts.LoadOrStore(domain, &domainCounters{})
+	}
+	c := v.(*domainCounters)
+	c.commands.Add(1)
+	if *err != nil {
+		switch AsError(*err).Kind {
+		case KindInternal, KindUnavailable:
+			c.failed.Add(1)
+		default:
+			c.refused.Add(1)
+		}
+	}
+}
+
+// Counts returns a domain's command counts on this host.
+func (h *Host) Counts(domain string) DomainCounts {
+	v, ok := h.counts.Load(domain)
+	if !ok {
+		return DomainCounts{}
+	}
+	c := v.(*domainCounters)
+	return DomainCounts{Commands: c.commands.Load(), Refused: c.refused.Load(), Failed: c.failed.Load()}
 }

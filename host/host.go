@@ -37,11 +37,15 @@ type Host struct {
 	indexing   sync.WaitGroup
 	stopIndex  context.CancelFunc
 	indexCtx   context.Context
-	indexedFor sync.Map  // plugin sha256 -> true: its indexes were asked for
-	mem        memBudget // instance memory of all plugins
-	stopReaper chan struct{}
-	reaper     sync.WaitGroup
-	plugins    atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
+	indexedFor sync.Map // plugin sha256 -> true: its indexes were asked for
+	counts     sync.Map // domain -> *domainCounters
+	// compiledBySHA holds each module compiled once while plugins use it.
+	compileMu     sync.Mutex
+	compiledBySHA map[string]*sharedModule
+	mem           memBudget // instance memory of all plugins
+	stopReaper    chan struct{}
+	reaper        sync.WaitGroup
+	plugins       atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
 }
 
 // New starts a host: a wazero runtime with the host modules of the ABI.
@@ -76,6 +80,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	empty := map[string]*Plugin{}
 	h.plugins.Store(&empty)
 	h.indexCtx, h.stopIndex = context.WithCancel(context.Background())
+	h.compiledBySHA = map[string]*sharedModule{}
 	for i := 0; i < cfg.Committers; i++ {
 		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch, cfg.CommitTimeout))
 	}

@@ -3,8 +3,11 @@ package host
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/tetratelabs/wazero"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/query"
@@ -128,6 +131,11 @@ func (h *Host) Precompile(ctx context.Context, wasm []byte) error {
 		return errHostClosed
 	}
 	sum := sha256.Sum256(wasm)
+	h.compileMu.Lock()
+	defer h.compileMu.Unlock()
+	if _, loaded := h.compiledBySHA[hex.EncodeToString(sum[:])]; loaded {
+		return nil // compiled and in use already
+	}
 	code := wasm
 	if !h.cfg.Unmetered {
 		var err error
@@ -155,3 +163,44 @@ var errHostClosed = &Error{Kind: KindUnavailable, Code: "shutting-down", Message
 
 // QueryResource returns what a resource offers to lists, or nil.
 func (p *Plugin) QueryResource(resource string) *query.Resource { return p.manifest.queries[resource] }
+
+// sharedModule is a compiled module and how many plugins use it. wazero
+// must not compile a module again while instances of it are being made
+// (compiling writes what instantiating reads, a race the race detector
+// found), so each module is compiled once per host and shared by every
+// plugin made of it: a reload, a rollback to the same bytes.
+type sharedModule struct {
+	cm   wazero.CompiledModule
+	refs int
+}
+
+// compile returns the module compiled, once per SHA-256 while in use.
+func (h *Host) compile(ctx context.Context, sha string, code []byte) (wazero.CompiledModule, error) {
+	h.compileMu.Lock()
+	defer h.compileMu.Unlock()
+	if m, ok := h.compiledBySHA[sha]; ok {
+		m.refs++
+		return m.cm, nil
+	}
+	cm, err := h.rt.CompileModule(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	h.compiledBySHA[sha] = &sharedModule{cm: cm, refs: 1}
+	return cm, nil
+}
+
+// releaseCompiled drops a plugin's hold on its compiled module, closing it
+// with the last.
+func (h *Host) releaseCompiled(sha string) {
+	h.compileMu.Lock()
+	defer h.compileMu.Unlock()
+	m, ok := h.compiledBySHA[sha]
+	if !ok {
+		return
+	}
+	if m.refs--; m.refs == 0 {
+		delete(h.compiledBySHA, sha)
+		m.cm.Close(context.Background())
+	}
+}

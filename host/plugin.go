@@ -106,13 +106,13 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 			return nil, &Error{Kind: KindInvalid, Code: "module-refused", Message: err.Error(), Err: err}
 		}
 	}
-	p.compiled, err = h.rt.CompileModule(ctx, code)
+	p.compiled, err = h.compile(ctx, p.id, code)
 	if err != nil {
 		return nil, &Error{Kind: KindInvalid, Code: "module-invalid", Message: "compiling: " + err.Error(), Err: err}
 	}
 	defer func() {
 		if err != nil {
-			p.compiled.Close(ctx)
+			h.releaseCompiled(p.id)
 		}
 	}()
 	if err := checkModule(p.compiled); err != nil {
@@ -178,7 +178,7 @@ func (p *Plugin) fuel() int64 {
 // retire stops lending instances; the compiled module is released once the
 // last lent instance comes back.
 func (p *Plugin) retire() {
-	p.pool.close(func() { p.compiled.Close(context.Background()) })
+	p.pool.close(func() { p.host.releaseCompiled(p.id) })
 }
 
 // lend runs fn with an instance and returns the instance to the pool, or
