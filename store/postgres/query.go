@@ -84,6 +84,7 @@ func (dialect) WordsArg(words []string) any {
 func (dialect) TimeArg(t time.Time) any { return t.UTC() }
 func (dialect) BoolArg(b bool) any      { return b }
 func (dialect) False() string           { return "false" }
+func (dialect) RowValueSeek() bool      { return true }
 func (dialect) Collate() string         { return ` COLLATE "C"` }
 
 // StateQuery implements store.StateQuerier. The list runs in a read-only
@@ -111,31 +112,43 @@ func (d *Driver) StateQuery(ctx context.Context, q *store.StateQuery) (*store.St
 			return nil, fmt.Errorf("counting %s.%s: %w", q.Domain, q.Resource, translate(err))
 		}
 	}
-	rows, err := tx.Query(ctx, c.List, c.ListArgs...)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+	scan := func(query string, args []any) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+		}
+		defer rows.Close()
+		for rows.Next() && len(out.Records) < q.Limit {
+			r := &store.StateRecord{}
+			keys := make([]any, c.Keys)
+			dest := []any{&r.Tenant, &r.Domain, &r.Resource, &r.ID, &r.Data, &r.Version, &r.ETag, &r.CreatedAt, &r.CreatedBy, &r.UpdatedAt, &r.UpdatedBy}
+			for i := range keys {
+				dest = append(dest, &keys[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+			}
+			r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
+			for i, o := range q.Order {
+				keys[i] = sqlq.Normalize(o.Field, keys[i], func(n int64) time.Time { return time.Unix(0, n).UTC() })
+			}
+			keys[len(keys)-1] = r.ID
+			out.Records = append(out.Records, r)
+			out.Keys = append(out.Keys, keys)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+		}
+		return nil
 	}
-	defer rows.Close()
-	for rows.Next() {
-		r := &store.StateRecord{}
-		keys := make([]any, c.Keys)
-		dest := []any{&r.Tenant, &r.Domain, &r.Resource, &r.ID, &r.Data, &r.Version, &r.ETag, &r.CreatedAt, &r.CreatedBy, &r.UpdatedAt, &r.UpdatedBy}
-		for i := range keys {
-			dest = append(dest, &keys[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
-		}
-		r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
-		for i, o := range q.Order {
-			keys[i] = sqlq.Normalize(o.Field, keys[i], func(n int64) time.Time { return time.Unix(0, n).UTC() })
-		}
-		keys[len(keys)-1] = r.ID
-		out.Records = append(out.Records, r)
-		out.Keys = append(out.Keys, keys)
+	if err := scan(c.List, c.ListArgs); err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+	if c.NullsList != "" && len(out.Records) < q.Limit {
+		if err := scan(c.NullsList, c.NullsArgs); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

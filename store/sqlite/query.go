@@ -91,8 +91,9 @@ func (dialect) BoolArg(b bool) any {
 	}
 	return int64(0)
 }
-func (dialect) False() string   { return "0" }
-func (dialect) Collate() string { return "" } // SQLite compares text byte-wise already
+func (dialect) False() string      { return "0" }
+func (dialect) RowValueSeek() bool { return false }
+func (dialect) Collate() string    { return "" } // SQLite compares text byte-wise already
 
 // StateQuery implements store.StateQuerier.
 func (d *Driver) StateQuery(ctx context.Context, q *store.StateQuery) (*store.StateQueryResult, error) {
@@ -109,33 +110,44 @@ func (d *Driver) StateQuery(ctx context.Context, q *store.StateQuery) (*store.St
 			return nil, fmt.Errorf("counting %s.%s: %w", q.Domain, q.Resource, translate(err))
 		}
 	}
-	rows, err := d.reader.QueryContext(ctx, c.List, c.ListArgs...)
-	if err != nil {
-		return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+	scan := func(query string, args []any) error {
+		rows, err := d.reader.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+		}
+		defer rows.Close()
+		for rows.Next() && len(out.Records) < q.Limit {
+			r := &store.StateRecord{}
+			var data string
+			var created, updated int64
+			keys := make([]any, c.Keys)
+			dest := []any{&r.Tenant, &r.Domain, &r.Resource, &r.ID, &data, &r.Version, &r.ETag, &created, &r.CreatedBy, &updated, &r.UpdatedBy}
+			for i := range keys {
+				dest = append(dest, &keys[i])
+			}
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+			}
+			r.Data, r.CreatedAt, r.UpdatedAt = []byte(data), fromNanos(created), fromNanos(updated)
+			for i, o := range q.Order {
+				keys[i] = sqlq.Normalize(o.Field, keys[i], fromNanos)
+			}
+			keys[len(keys)-1] = r.ID
+			out.Records = append(out.Records, r)
+			out.Keys = append(out.Keys, keys)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+		}
+		return nil
 	}
-	defer rows.Close()
-	for rows.Next() {
-		r := &store.StateRecord{}
-		var data string
-		var created, updated int64
-		keys := make([]any, c.Keys)
-		dest := []any{&r.Tenant, &r.Domain, &r.Resource, &r.ID, &data, &r.Version, &r.ETag, &created, &r.CreatedBy, &updated, &r.UpdatedBy}
-		for i := range keys {
-			dest = append(dest, &keys[i])
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
-		}
-		r.Data, r.CreatedAt, r.UpdatedAt = []byte(data), fromNanos(created), fromNanos(updated)
-		for i, o := range q.Order {
-			keys[i] = sqlq.Normalize(o.Field, keys[i], fromNanos)
-		}
-		keys[len(keys)-1] = r.ID
-		out.Records = append(out.Records, r)
-		out.Keys = append(out.Keys, keys)
+	if err := scan(c.List, c.ListArgs); err != nil {
+		return nil, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing %s.%s: %w", q.Domain, q.Resource, translate(err))
+	if c.NullsList != "" && len(out.Records) < q.Limit {
+		if err := scan(c.NullsList, c.NullsArgs); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

@@ -58,6 +58,10 @@ type Dialect interface {
 	Collate() string
 	// False is the boolean false, as x IS NULL compares to it.
 	False() string
+	// RowValueSeek says whether the planner seeks an expression index by a
+	// row-value comparison (PostgreSQL does; SQLite does not, so a cursor
+	// there takes a range on the key and reads the null keys apart).
+	RowValueSeek() bool
 }
 
 // columns are the record's own fields a query may name.
@@ -69,6 +73,11 @@ type Builder struct {
 	d    Dialect
 	sql  strings.Builder
 	args []any
+	// nullsAfter: the keyset condition leaves out the null keys that
+	// follow (see Compiled.NullsList); nullsFixed: it keeps the non-null
+	// keys only, so the order needs no x IS NULL term (and the index on
+	// x IS NULL, x, id gives the order without a sort).
+	nullsAfter, nullsFixed bool
 }
 
 // PropertyName is what a state property's name must be to be written
@@ -94,6 +103,12 @@ type Compiled struct {
 	Count     string // the total, when asked
 	CountArgs []any
 	Keys      int // sort key columns after the record's
+	// NullsList, when set, continues a page that List left short: the
+	// records whose sort key is null, which sort last (a cursor into the
+	// non-null ones reads them with a range its index seeks to, and these
+	// apart).
+	NullsList string
+	NullsArgs []any
 }
 
 // RecordColumns are the columns every list selects first, in this order.
@@ -152,7 +167,7 @@ func Compile(d Dialect, q *store.StateQuery) (*Compiled, error) {
 		if o.Desc {
 			dir = " DESC"
 		}
-		if o.Field.Column == "" {
+		if o.Field.Column == "" && !list.nullsFixed {
 			fmt.Fprintf(&list.sql, "(%s IS NULL)%s, ", keys[i], dir)
 		}
 		fmt.Fprintf(&list.sql, "%s%s, ", keys[i], dir)
@@ -162,6 +177,16 @@ func Compile(d Dialect, q *store.StateQuery) (*Compiled, error) {
 		list.sql.WriteString(" OFFSET " + list.arg(int64(q.Offset)))
 	}
 	out.List, out.ListArgs = list.sql.String(), list.args
+	if list.nullsAfter {
+		nb := &Builder{d: d, args: append([]any(nil), where.args...)}
+		k, err := nb.expr(q.Order[0].Field)
+		if err != nil {
+			return nil, err
+		}
+		nb.sql.WriteString("SELECT " + RecordColumns + ", " + k + ", id FROM states WHERE " + where.sql.String())
+		nb.sql.WriteString(" AND (" + k + " IS NULL) ORDER BY id ASC LIMIT " + nb.arg(int64(q.Limit)))
+		out.NullsList, out.NullsArgs = nb.sql.String(), nb.args
+	}
 	return out, nil
 }
 
@@ -204,9 +229,23 @@ func (b *Builder) after(order []store.Order, keys []string, vals []any) error {
 		}
 		if order[0].Field.Column != "" {
 			fmt.Fprintf(&b.sql, "((%s, id)%s(%s, %s))", keys[0], cmp, x, b.arg(id))
-		} else {
-			fmt.Fprintf(&b.sql, "(((%s IS NULL), %s, id)%s(%s, %s, %s))", keys[0], keys[0], cmp, b.d.False(), x, b.arg(id))
+			return nil
 		}
+		if b.d.RowValueSeek() {
+			fmt.Fprintf(&b.sql, "(((%s IS NULL), %s, id)%s(%s, %s, %s))", keys[0], keys[0], cmp, b.d.False(), x, b.arg(id))
+			return nil
+		}
+		// A range on the key (>= or <=), which the key's index seeks to,
+		// then the ties by id. Ascending, the nulls follow: NullsList.
+		b.nullsFixed = true
+		inclusive := " >= "
+		if order[0].Desc {
+			inclusive = " <= "
+		} else {
+			b.nullsAfter = true
+		}
+		fmt.Fprintf(&b.sql, "((%s IS NULL) = %s AND %s%s%s AND (%s%s%s OR id%s%s))",
+			keys[0], b.d.False(), keys[0], inclusive, x, keys[0], cmp, x, idCmp, b.arg(id))
 		return nil
 	}
 	return b.afterKey(order, keys, vals, 0, idCmp, id)
