@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 
@@ -62,21 +63,7 @@ func (s *Server) changePolicy(c *fiber.Ctx) error {
 	if err := decodeStrict(c.Body(), &v, policyShape); err != nil {
 		return err
 	}
-	r := store.PolicyRule{Type: v.Type, Values: v.Values}
-	var err error
-	if c.Method() == fiber.MethodDelete {
-		err = s.authz.Remove(c.UserContext(), r)
-	} else {
-		err = s.authz.Add(c.UserContext(), r)
-	}
-	switch {
-	case errors.Is(err, authz.ErrBadRule):
-		return problemError(fiber.StatusBadRequest, "invalid-payload", err.Error())
-	case errors.Is(err, store.ErrDuplicate):
-		return problemError(fiber.StatusConflict, "policy-exists", "that rule is there already")
-	case errors.Is(err, store.ErrNotFound):
-		return problemError(fiber.StatusNotFound, "policy-not-found", "no such rule")
-	case err != nil:
+	if err := s.changeRule(c.UserContext(), store.PolicyRule{Type: v.Type, Values: v.Values}, c.Method() == fiber.MethodDelete); err != nil {
 		return err
 	}
 	if c.Method() == fiber.MethodDelete {
@@ -107,4 +94,24 @@ func (s *Server) testPolicy(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(fiber.Map{"allowed": ok})
+}
+
+// changeRule adds or removes a rule for the management API and the admin
+// UI alike, a refusal as the problem to answer.
+func (s *Server) changeRule(ctx context.Context, r store.PolicyRule, remove bool) error {
+	var err error
+	if remove {
+		err = s.authz.Remove(ctx, r)
+	} else {
+		err = s.authz.Add(ctx, r)
+	}
+	switch {
+	case errors.Is(err, authz.ErrBadRule):
+		return problemError(fiber.StatusBadRequest, "invalid-payload", err.Error())
+	case errors.Is(err, store.ErrDuplicate):
+		return problemError(fiber.StatusConflict, "policy-exists", "that rule is there already")
+	case errors.Is(err, store.ErrNotFound):
+		return problemError(fiber.StatusNotFound, "policy-not-found", "no such rule")
+	}
+	return err
 }

@@ -59,26 +59,11 @@ func (e *httpError) Error() string { return e.err.Error() }
 // Internal causes go to the log, never to the client.
 func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
-		var p Problem
-		var he *httpError
-		var fe *fiber.Error
-		switch {
-		case errors.As(err, &he):
-			p = Problem{Status: he.status, Code: he.err.Code, Detail: he.err.Message, Details: he.err.Details}
-		case errors.As(err, &fe):
-			p = Problem{Status: fe.Code, Code: fiberCode(fe.Code), Detail: fe.Message}
-			if fe.Code == http.StatusBadRequest {
-				// fasthttp's parse errors quote the raw request back.
-				p.Detail = "the request is not valid HTTP/1.1"
-			}
-		default:
-			e := host.AsError(err)
-			p = Problem{Status: kindStatus[e.Kind], Code: e.Code, Detail: e.Message, Details: e.Details}
-			if e.Kind == host.KindInternal {
-				caller := callerOf(c)
-				log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", e.Code,
-					"user", caller.UserID, "tenant", caller.Tenant, "err", err)
-			}
+		p := problemOf(err)
+		if e := host.AsError(err); p.Status == http.StatusInternalServerError && e.Kind == host.KindInternal {
+			caller := callerOf(c)
+			log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", e.Code,
+				"user", caller.UserID, "tenant", caller.Tenant, "err", err)
 		}
 		status, body := p.render()
 		if status == http.StatusUnauthorized && c.GetRespHeader(fiber.HeaderWWWAuthenticate) == "" {
@@ -153,4 +138,24 @@ func fiberCode(status int) string {
 		return "bad-request"
 	}
 	return "http-error"
+}
+
+// problemOf is the problem an error answers: the API's error handler and
+// the admin UI's pages say the same. Internal causes stay out of it.
+func problemOf(err error) Problem {
+	var he *httpError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &he):
+		return Problem{Status: he.status, Code: he.err.Code, Detail: he.err.Message, Details: he.err.Details}
+	case errors.As(err, &fe):
+		p := Problem{Status: fe.Code, Code: fiberCode(fe.Code), Detail: fe.Message}
+		if fe.Code == http.StatusBadRequest {
+			// fasthttp's parse errors quote the raw request back.
+			p.Detail = "the request is not valid HTTP/1.1"
+		}
+		return p
+	}
+	e := host.AsError(err)
+	return Problem{Status: kindStatus[e.Kind], Code: e.Code, Detail: e.Message, Details: e.Details}
 }

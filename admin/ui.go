@@ -21,7 +21,6 @@ import (
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/auth"
-	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/query"
 	"fluvius.dev/fluvius/registry"
@@ -209,24 +208,16 @@ func (s *Server) uiStatic(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
-// uiError shows a refusal on the page it came from.
+// uiProblem is the problem an error answers, as the API's error handler
+// makes it, for a page to show; its details as indented JSON.
 func uiProblem(err error) *Problem {
-	var he *httpError
-	if errors.As(err, &he) {
-		return &Problem{Status: he.status, Code: he.err.Code, Detail: he.err.Message}
-	}
-	e := host.AsError(err)
-	p := &Problem{Status: kindStatus[e.Kind], Code: e.Code, Detail: e.Message}
-	if e.Details != nil {
-		if b, err := json.MarshalIndent(e.Details, "", "  "); err == nil {
+	p := problemOf(err)
+	if p.Details != nil {
+		if b, err := json.MarshalIndent(p.Details, "", "  "); err == nil {
 			p.Details = string(b)
 		}
 	}
-	if e.Kind == host.KindInternal {
-		p.Detail = "internal error"
-		p.Details = nil
-	}
-	return p
+	return &p
 }
 
 type uiDomain struct {
@@ -296,37 +287,7 @@ func (s *Server) pluginsPage(c *fiber.Ctx, u *uiContext, flash string, problem *
 // uiUpload reads a multipart upload part by part: the CSRF token first (it
 // comes first in the form), then the module, bounded like an API upload.
 func (s *Server) uiUpload(c *fiber.Ctx) error {
-	_, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	mr := multipart.NewReader(requestBody(c), params["boundary"])
-	var token string
-	var module []byte
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return problemError(fiber.StatusBadRequest, "malformed-multipart", "the upload cannot be read")
-		}
-		switch part.FormName() {
-		case "csrf":
-			b, _ := io.ReadAll(io.LimitReader(part, 200))
-			token = string(b)
-		case "module":
-			if u, err := s.posted(c, token); u == nil {
-				return err
-			}
-			b, err := io.ReadAll(io.LimitReader(part, s.maxModule+1))
-			if err != nil {
-				return problemError(fiber.StatusBadRequest, "truncated", "the upload ended early")
-			}
-			if int64(len(b)) > s.maxModule {
-				return problemError(fiber.StatusRequestEntityTooLarge, "module-too-large", "the module is larger than the limit")
-			}
-			module = b
-		}
-	}
-	u, err := s.posted(c, token)
+	u, module, err := s.formWithFile(c, "module", s.maxModule)
 	if u == nil {
 		return err
 	}
@@ -810,20 +771,8 @@ func (s *Server) uiPolicy(action string) fiber.Handler {
 			} else if err := json.Unmarshal([]byte(c.FormValue("values")), &rule.Values); err != nil {
 				return s.keysPage(c, u, nil, "", &Problem{Status: 400, Code: "invalid-payload", Detail: "the rule's values are not a JSON list"})
 			}
-			if action == "add" {
-				err = s.authz.Add(c.UserContext(), rule)
-			} else {
-				err = s.authz.Remove(c.UserContext(), rule)
-			}
-			switch {
-			case errors.Is(err, authz.ErrBadRule):
-				return s.keysPage(c, u, nil, "", &Problem{Status: 400, Code: "invalid-payload", Detail: err.Error()})
-			case errors.Is(err, store.ErrDuplicate):
-				return s.keysPage(c, u, nil, "", &Problem{Status: 409, Code: "policy-exists", Detail: "that rule is there already"})
-			case errors.Is(err, store.ErrNotFound):
-				return s.keysPage(c, u, nil, "", &Problem{Status: 404, Code: "policy-not-found", Detail: "no such rule"})
-			case err != nil:
-				return err
+			if err := s.changeRule(c.UserContext(), rule, action == "remove"); err != nil {
+				return s.keysPage(c, u, nil, "", uiProblem(err))
 			}
 			msg := "Rule added."
 			if action == "remove" {
@@ -849,29 +798,7 @@ func (s *Server) uiTest(c *fiber.Ctx) error {
 	if err != nil || version < 1 {
 		return notFound(c.Path())
 	}
-	_, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
-	mr := multipart.NewReader(requestBody(c), params["boundary"])
-	var token string
-	var file []byte
-	for {
-		part, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return problemError(fiber.StatusBadRequest, "malformed-multipart", "the form cannot be read")
-		}
-		switch part.FormName() {
-		case "csrf":
-			b, _ := io.ReadAll(io.LimitReader(part, 200))
-			token = string(b)
-		case "scenarios":
-			if file, err = io.ReadAll(io.LimitReader(part, 4<<20+1)); err != nil {
-				return problemError(fiber.StatusBadRequest, "truncated", "the upload ended early")
-			}
-		}
-	}
-	u, err := s.posted(c, token)
+	u, file, err := s.formWithFile(c, "scenarios", 4<<20)
 	if u == nil {
 		return err
 	}
@@ -1069,4 +996,47 @@ func max32(a, b int32) int32 {
 		return a
 	}
 	return b
+}
+
+// formWithFile reads a multipart form of the UI part by part: its CSRF
+// token, which comes first and is checked (a live session, this form's
+// token) before the file is read, then one file, bounded (413 past max)
+// and streamed like an API upload. u is nil when the check has answered
+// the request already (a redirect to sign in, a refusal).
+func (s *Server) formWithFile(c *fiber.Ctx, name string, max int64) (u *uiContext, file []byte, err error) {
+	_, params, _ := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	mr := multipart.NewReader(requestBody(c), params["boundary"])
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			if u == nil { // no token: refused
+				_, err := s.posted(c, "")
+				return nil, nil, err
+			}
+			return u, file, nil
+		}
+		if err != nil {
+			return nil, nil, problemError(fiber.StatusBadRequest, "malformed-multipart", "the form cannot be read")
+		}
+		switch part.FormName() {
+		case "csrf":
+			b, _ := io.ReadAll(io.LimitReader(part, 200))
+			if u, err = s.posted(c, string(b)); u == nil {
+				return nil, nil, err
+			}
+		case name:
+			if u == nil { // the file before the token: refused
+				_, err := s.posted(c, "")
+				return nil, nil, err
+			}
+			b, err := io.ReadAll(io.LimitReader(part, max+1))
+			if err != nil {
+				return nil, nil, problemError(fiber.StatusBadRequest, "truncated", "the upload ended early")
+			}
+			if int64(len(b)) > max {
+				return nil, nil, problemError(fiber.StatusRequestEntityTooLarge, "too-large", fmt.Sprintf("the file is larger than the limit of %d bytes", max))
+			}
+			file = b
+		}
+	}
 }

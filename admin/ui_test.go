@@ -111,14 +111,30 @@ func TestAdminUIFlows(t *testing.T) {
 		t.Fatalf("no CSRF token: %d", code)
 	}
 	// Upload a version (multipart, the token first), then activate it.
+	// Without the token the module is not even read, and nothing is stored.
 	user, _ := os.ReadFile(filepath.Join(pluginsDir, "user.wasm"))
 	var form bytes.Buffer
 	mw := multipart.NewWriter(&form)
-	mw.WriteField("csrf", b.csrf)
 	part, _ := mw.CreateFormFile("module", "user.wasm")
 	part.Write(user)
 	mw.Close()
 	res, err := b.c.Post(s.url+"/admin/plugins", mw.FormDataContentType(), &form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := b.keep(res); code != 403 || !strings.Contains(body, "csrf") {
+		t.Fatalf("an upload without its token: %d", code)
+	}
+	if _, body := b.get("/admin/plugins"); !strings.Contains(body, "holds no plugin") {
+		t.Fatal("a refused upload was stored")
+	}
+	form.Reset()
+	mw = multipart.NewWriter(&form)
+	mw.WriteField("csrf", b.csrf)
+	part, _ = mw.CreateFormFile("module", "user.wasm")
+	part.Write(user)
+	mw.Close()
+	res, err = b.c.Post(s.url+"/admin/plugins", mw.FormDataContentType(), &form)
 	if err != nil {
 		t.Fatal(err)
 	}

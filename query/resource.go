@@ -8,12 +8,12 @@ package query
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/store/sqlq"
 )
 
 // Resource is what a resource offers to queries.
@@ -35,7 +35,8 @@ type Named struct {
 
 // fieldName is a state property a query may name: no '.', '!' or ','
 // (query syntax), and no leading '_' (the record's own fields).
-var fieldName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,63}$`)
+// It is the rule sqlq checks before it writes a name into SQL.
+var fieldName = sqlq.PropertyName
 
 // ValidName reports whether a state property's name can be queried (and
 // row-scoped on): letters, digits, '_' and '-', starting with a letter.
