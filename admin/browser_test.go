@@ -12,11 +12,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // chromium finds Debian's Chromium; CI installs it, elsewhere its absence
 // skips the browser tests.
-func chromium(t *testing.T) string {
+func chromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -30,8 +31,23 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// newChrome starts a headless Chromium at 1280x800 for the test's
+// duration and returns the context of its first tab.
+func newChrome(t testing.TB) context.Context {
+	bin := chromium(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
+
 // artifacts is where the browser tests leave their screenshots.
-func artifacts(t *testing.T) string {
+func artifacts(t testing.TB) string {
 	dir := os.Getenv("FLUVIUS_TEST_ARTIFACTS")
 	if dir == "" {
 		dir = filepath.Join("..", "build", "test-artifacts", "admin-ui")
@@ -47,17 +63,8 @@ func artifacts(t *testing.T) string {
 // find the aggregate with a filter, open its timeline, travel to version 1,
 // create and revoke a key. Each step saves a screenshot.
 func TestAdminUIInChromium(t *testing.T) {
-	bin := chromium(t)
+	ctx := newChrome(t)
 	s := startUI(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
 	dir := artifacts(t)
 	shot := func(name string) chromedp.Action {
 		return chromedp.ActionFunc(func(ctx context.Context) error {
@@ -154,4 +161,102 @@ func TestAdminUIInChromium(t *testing.T) {
 	run("13-narrow", chromedp.EmulateViewport(420, 800), chromedp.Navigate(s.url+"/admin/plugins/user"), chromedp.WaitVisible("h1", chromedp.ByQuery))
 	run("14-rolled-back", chromedp.EmulateViewport(1280, 800), chromedp.Click(`form[action$="/rollback"] button`, chromedp.ByQuery),
 		chromedp.WaitVisible(".problem, .flash", chromedp.ByQuery))
+}
+
+// The admin UI by keyboard alone, as someone who uses no pointer works it:
+// sign in, skip the navigation, reach a domain through the overview, send a
+// command from its form (a field left out is focused, not sent), sign out.
+// Every focused control shows the focus ring.
+func TestAdminUIKeyboardOnly(t *testing.T) {
+	ctx := newChrome(t)
+	s := startUI(t)
+	dir := artifacts(t)
+	step := func(name string, actions ...chromedp.Action) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- chromedp.Run(ctx, actions...) }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(90 * time.Second):
+			err = errors.New("no answer within 90 s")
+		}
+		var buf []byte
+		if shot := chromedp.Run(ctx, chromedp.FullScreenshot(&buf, 100)); shot == nil {
+			os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+		}
+		if err != nil {
+			var body string
+			chromedp.Run(ctx, chromedp.Text("body", &body, chromedp.ByQuery))
+			t.Fatalf("%s: %v\nthe page says: %.2000s", name, err, body)
+		}
+	}
+	focused := func() (desc string, ring bool) {
+		t.Helper()
+		var got struct {
+			Desc string `json:"desc"`
+			Ring bool   `json:"ring"`
+		}
+		if err := chromedp.Run(ctx, chromedp.Evaluate(`(() => {
+			const e = document.activeElement;
+			const st = getComputedStyle(e);
+			return {desc: e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.getAttribute("href") ? "[" + e.getAttribute("href") + "]" : "")
+				+ (e.tagName === "BUTTON" ? ":" + e.textContent.trim() : ""),
+				ring: e === document.body || e.tagName === "MAIN" || st.outlineStyle !== "none"};
+		})()`, &got)); err != nil {
+			t.Fatal(err)
+		}
+		return got.Desc, got.Ring
+	}
+	// tab presses Tab until the focused element is want, at most 80 times,
+	// checking the focus ring on each stop.
+	tab := func(want string) {
+		t.Helper()
+		var seen []string
+		for range 80 {
+			if err := chromedp.Run(ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+				t.Fatal(err)
+			}
+			desc, ring := focused()
+			if !ring {
+				t.Fatalf("%s has the focus but shows no focus ring", desc)
+			}
+			if desc == want {
+				return
+			}
+			seen = append(seen, desc)
+		}
+		t.Fatalf("Tab never reached %s; it went %v", want, seen)
+	}
+	enter := chromedp.KeyEvent(kb.Enter)
+
+	step("k01-sign-in", chromedp.Navigate(s.url+"/admin"), chromedp.WaitVisible("#credential", chromedp.ByQuery))
+	if desc, _ := focused(); desc != "input#credential" {
+		t.Fatalf("the sign-in page starts with the focus on %s, not the credential", desc)
+	}
+	step("k02-overview", chromedp.KeyEvent(testAdminKey), enter, chromedp.WaitVisible("header.top", chromedp.ByQuery))
+	// The first Tab offers to skip the navigation.
+	tab(`a[#content]`)
+	step("k03-skip-link")
+	step("k04-skipped", enter)
+	if desc, _ := focused(); desc != "main#content" {
+		t.Fatalf("the skip link left the focus on %s", desc)
+	}
+	tab(`a[/admin/domains/user]`)
+	step("k05-domain", enter, chromedp.WaitVisible("#create-user-email", chromedp.ByQuery))
+	tab(`input#create-user-email`)
+	step("k06-email-typed", chromedp.KeyEvent("kim@example.com"))
+	tab(`button:Send create-user`)
+	step("k07-refused-in-browser", enter)
+	if desc, _ := focused(); desc != "input#create-user-name" {
+		t.Fatalf("a required field left out: the focus went to %s, not to the field", desc)
+	}
+	step("k08-command-sent", chromedp.KeyEvent("Kim Park"), enter, chromedp.WaitVisible("#answer", chromedp.ByQuery))
+	var answer string
+	if err := chromedp.Run(ctx, chromedp.Text("#answer", &answer, chromedp.ByQuery)); err != nil || !strings.Contains(answer, `"Kim Park"`) {
+		t.Fatalf("the answer: %q (%v)", answer, err)
+	}
+	chromedp.Run(ctx, chromedp.Evaluate(`document.activeElement.blur()`, nil))
+	tab(`button:Sign out`)
+	step("k09-signed-out", enter, chromedp.WaitVisible("#credential", chromedp.ByQuery))
 }

@@ -23,7 +23,11 @@ import (
 )
 
 // startUI starts a host with the registry, API keys and the admin key.
-func startUI(t *testing.T) *server {
+func startUI(t *testing.T) *server { return startUIWith(t, nil) }
+
+// startUIWith is startUI, handing the host and its registry to with before
+// the server starts.
+func startUIWith(t testing.TB, with func(*host.Host, *registry.Registry)) *server {
 	return startServerOn(t, t.TempDir(), nil, func(h *host.Host, st store.Driver, o *admin.Options) {
 		keys := st.(store.APIKeyStore)
 		o.APIKeys = keys
@@ -44,6 +48,9 @@ func startUI(t *testing.T) *server {
 		}
 		t.Cleanup(reg.Close)
 		o.Registry = reg
+		if with != nil {
+			with(h, reg)
+		}
 	})
 }
 

@@ -6,6 +6,9 @@
 //	"same"      the same behaviour in other bytes (a rebuild)
 //	"double"    folds "added" as twice the amount: a changed applier
 //	"renamed"   emits and folds "increased", with no applier for "added"
+//
+// and under another domain name with -ldflags=-X=main.domain=NAME (the
+// admin UI's benchmarks load twenty of them).
 package main
 
 import (
@@ -13,7 +16,7 @@ import (
 	"fluvius.dev/fluvius/sdk/jsonlite"
 )
 
-var variant string
+var variant, domain string
 
 type total struct{ N int64 }
 
@@ -28,7 +31,10 @@ type amount int64
 func (a amount) EncodeJSON(w *jsonlite.Writer) { w.BeginObject().Key("n").Int(int64(a)).EndObject() }
 
 func init() {
-	d := sdk.NewDomain("tally", sdk.Meta{Revision: 1, Title: "Tally (" + variant + ")"})
+	if domain == "" {
+		domain = "tally"
+	}
+	d := sdk.NewDomain(domain, sdk.Meta{Revision: 1, Title: "Tally (" + variant + ")"})
 	a := sdk.NewAggregate[total](d, "tally")
 	event := "added"
 	switch variant {
