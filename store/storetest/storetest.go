@@ -55,6 +55,7 @@ func Exercise(t *testing.T, open Open) {
 		{"PluginStreamsAndEventTypes", testPluginStreamsAndEventTypes},
 		{"QueryGolden", testQueryGolden},
 		{"EventsLatest", testEventsLatest},
+		{"Subscriptions", testSubscriptions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
