@@ -9,7 +9,7 @@ EXAMPLES := $(patsubst %/go.mod,%,$(wildcard plugins/examples/*/go.mod))
 AS_EXAMPLE := plugins/examples/counter-as
 # Guest-side modules (built by TinyGo too, so with their own go.mod) next to
 # the host module at the root.
-GUEST_MODULES := abi sdk $(EXAMPLES) host/testdata/faulty
+GUEST_MODULES := abi sdk $(EXAMPLES) host/testdata/faulty subscribe/testdata/relay
 
 .DEFAULT_GOAL := help
 

@@ -13,6 +13,18 @@ type Manifest struct {
 	Aggregates []AggregateSpec `json:"aggregates"`
 	Commands   []CommandSpec   `json:"commands"`
 	Events     []EventSpec     `json:"events"`
+	// Handlers react to events of this or another domain
+	// (FeatureEventHandlers).
+	Handlers []HandlerSpec `json:"handlers,omitempty"`
+}
+
+// HandlerSpec is an event handler: a durable subscription to event types of
+// one domain, run by ExportOnEvent.
+type HandlerSpec struct {
+	Name        string   `json:"name"`
+	Domain      string   `json:"domain,omitempty"` // "": the plugin's own
+	Events      []string `json:"events"`
+	Description string   `json:"description,omitempty"`
 }
 
 // Meta is the domain's descriptive metadata (Fluvius's Meta inner class).
@@ -148,4 +160,5 @@ const (
 	FeatureAuthRequired   = "auth-required"
 	FeatureQuery          = "query-resources"
 	FeatureSoftDelete     = "soft-delete"
+	FeatureEventHandlers  = "event-handlers"
 )

@@ -24,7 +24,15 @@ const (
 	// ExportApply: (ptr i32, len i32) -> i64. Folds events into a state: the
 	// input is an ApplyRequest envelope, the output an ApplyResult envelope.
 	ExportApply = "fluvius_apply"
+	// ExportOnEvent: (ptr i32, len i32) -> i64. Runs an event handler: the
+	// input is an EventDelivery envelope, the output a HandlerResult
+	// envelope. Only plugins that declare handlers need it
+	// (FeatureEventHandlers).
+	ExportOnEvent = "fluvius_on_event"
 )
+
+// OnEventExport is ExportOnEvent's signature.
+var OnEventExport = FuncSig{Name: ExportOnEvent, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}
 
 // RequiredExports lists the functions every guest must export, with their
 // signatures written as wasm value types (i32, i64).

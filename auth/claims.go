@@ -112,10 +112,11 @@ func validID(s string) bool {
 
 // reservedUser reports whether a user id from outside (a token, a proxy
 // header) starts like a subject the host gives meaning to: an API key
-// ("key:"), a role ("role:") or an aggregate role ("aggregate:"). Such an
-// id would match the policies written for those, so it is refused.
+// ("key:"), a role ("role:"), an aggregate role ("aggregate:") or an event
+// handler ("handler:"). Such an id would match the policies written for
+// those, so it is refused.
 func reservedUser(id string) bool {
-	for _, p := range [...]string{"key:", "role:", "aggregate:"} {
+	for _, p := range [...]string{"key:", "role:", "aggregate:", "handler:"} {
 		if strings.HasPrefix(id, p) {
 			return true
 		}

@@ -45,6 +45,9 @@ type Command struct {
 	// on the state it decides on.
 	refused error
 	roles   map[string]string
+	// newID is the id a command that creates gets instead of a random
+	// one: an event handler's are derived from the event (Deliver).
+	newID string
 }
 
 // CommandResult is a command's outcome.
@@ -177,9 +180,12 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, er
 			return res, err
 		}
 	}
-	if cmd.New && cmd.AggregateID == "" {
+	if cmd.New && cmd.AggregateID == "" && cmd.newID == "" {
 		cmd.AggregateID = uuid.Must(uuid.NewV7()).String()
 	} else {
+		if cmd.New && cmd.AggregateID == "" {
+			cmd.AggregateID = cmd.newID
+		}
 		// One command at a time per aggregate on this host: the queue,
 		// not a lost race and a retry, orders them.
 		release, err := h.lanes.acquire(ctx, cmd.aggregateKey())

@@ -23,8 +23,10 @@ type instance struct {
 	buffer api.Function
 	handle api.Function
 	apply  api.Function
-	stack  []uint64
-	stderr *tail
+	// onEvent is nil in a plugin without handlers.
+	onEvent api.Function
+	stack   []uint64
+	stderr  *tail
 	// The guest buffer the last fluvius_buffer call returned, and the size
 	// asked for: requests that fit are written there without another call.
 	inPtr, inCap uint32
@@ -82,6 +84,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in.buffer = mod.ExportedFunction(abi.ExportBuffer)
 	in.handle = mod.ExportedFunction(abi.ExportHandle)
 	in.apply = mod.ExportedFunction(abi.ExportApply)
+	in.onEvent = mod.ExportedFunction(abi.ExportOnEvent)
 	if err := in.run(ctx, mod.ExportedFunction(abi.ExportABIVersion), in.budget); err != nil {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("reading ABI version: %w", err)

@@ -161,6 +161,14 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		p.pool.close(nil)
 		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "checking the manifest: " + err.Error(), Err: err}
 	}
+	if len(m.Handlers) > 0 {
+		f, ok := p.compiled.ExportedFunctions()[abi.ExportOnEvent]
+		if !ok || signature(f) != sigString(abi.OnEventExport) {
+			p.pool.close(nil)
+			msg := fmt.Sprintf("the manifest declares handlers but the module does not export %s %s", abi.ExportOnEvent, sigString(abi.OnEventExport))
+			return nil, &Error{Kind: KindInvalid, Code: "abi-mismatch", Message: msg}
+		}
+	}
 	p.rawMan = raw
 	p.budget = p.fuel()
 	return p, nil
@@ -230,8 +238,11 @@ func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode 
 	}()
 	err := p.lend(ctx, func(in *instance) error {
 		fn := in.handle
-		if export == abi.ExportApply {
+		switch export {
+		case abi.ExportApply:
 			fn = in.apply
+		case abi.ExportOnEvent:
+			fn = in.onEvent
 		}
 		var err error
 		var grew bool
@@ -264,6 +275,29 @@ func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, err
 	}
 	return &res, nil
 }
+
+// OnEvent runs one of the plugin's event handlers on one delivery, in the
+// event's tenant and as the handler's caller (for state reads, queries and
+// Call.Can). A trap, exit or fuel run out is an error; a refusal by the
+// guest is a HandlerResult with a non-OK status.
+func (p *Plugin) OnEvent(ctx context.Context, d *abi.EventDelivery, as abi.Caller) (*abi.HandlerResult, error) {
+	if p.manifest.handlers[d.Handler] == nil {
+		return nil, errorf(KindNotFound, "unknown-handler", "domain %s has no handler %q", p.Domain(), d.Handler)
+	}
+	out, err := p.call(ctx, abi.ExportOnEvent, &callState{tenant: as.Tenant, caller: as, readState: true}, d.Encode)
+	if err != nil {
+		return nil, err
+	}
+	var res abi.HandlerResult
+	if err := res.Decode(out); err != nil {
+		return nil, fmt.Errorf("decoding the guest's handler result: %w", err)
+	}
+	return &res, nil
+}
+
+// Handlers returns the plugin's event handlers as its manifest declares
+// them.
+func (p *Plugin) Handlers() []abi.HandlerSpec { return p.manifest.Handlers }
 
 // Apply folds events into a state through the plugin's appliers.
 func (p *Plugin) Apply(ctx context.Context, req *abi.ApplyRequest) (*abi.ApplyResult, error) {

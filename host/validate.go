@@ -104,6 +104,7 @@ type compiledManifest struct {
 	payloads map[string]*schema.Validator // by command
 	events   map[string]bool              // declared event types
 	states   map[string]*schema.Validator // by aggregate, where a state schema is declared
+	handlers map[string]*abi.HandlerSpec  // by name
 	queries  map[string]*query.Resource   // by resource, for the query service
 }
 
@@ -114,6 +115,8 @@ const (
 	maxManifestCommands   = 256
 	maxManifestAggregates = 64
 	maxManifestEvents     = 512
+	maxManifestHandlers   = 64
+	maxHandlerEvents      = 64
 )
 
 // checkManifest validates what a guest says of itself.
@@ -129,7 +132,7 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 		return nil, fmt.Errorf("domain name %q must be lower-case words joined by '-'", m.Domain)
 	}
 	cm := &compiledManifest{Manifest: m, payloads: map[string]*schema.Validator{}, events: map[string]bool{},
-		states: map[string]*schema.Validator{}, queries: map[string]*query.Resource{}}
+		states: map[string]*schema.Validator{}, queries: map[string]*query.Resource{}, handlers: map[string]*abi.HandlerSpec{}}
 	aggregates := map[string]bool{}
 	resources := map[string]string{}
 	for _, a := range m.Aggregates {
@@ -214,7 +217,44 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 		}
 		cm.payloads[c.Name] = v
 	}
+	if err := checkHandlers(cm); err != nil {
+		return nil, err
+	}
 	return cm, nil
+}
+
+// checkHandlers checks the manifest's event handlers: named once each, on
+// a valid domain, for a bounded list of event types, which the plugin's own
+// domain must declare (another domain's are checked when they arrive: that
+// domain may not be loaded yet, or may change).
+func checkHandlers(cm *compiledManifest) error {
+	if len(cm.Handlers) > maxManifestHandlers {
+		return fmt.Errorf("manifest declares %d handlers; at most %d are accepted", len(cm.Handlers), maxManifestHandlers)
+	}
+	for i := range cm.Handlers {
+		h := &cm.Handlers[i]
+		if !namePattern.MatchString(h.Name) || cm.handlers[h.Name] != nil {
+			return fmt.Errorf("handler name %q is invalid or declared twice", h.Name)
+		}
+		if h.Domain != "" && !namePattern.MatchString(h.Domain) {
+			return fmt.Errorf("handler %s: domain %q must be lower-case words joined by '-'", h.Name, h.Domain)
+		}
+		if len(h.Events) == 0 || len(h.Events) > maxHandlerEvents {
+			return fmt.Errorf("handler %s lists %d event types; it needs 1 to %d", h.Name, len(h.Events), maxHandlerEvents)
+		}
+		seen := map[string]bool{}
+		for _, e := range h.Events {
+			if err := checkID("event type", e, maxIDBytes); err != nil || seen[e] {
+				return fmt.Errorf("handler %s: event type %q is invalid or listed twice", h.Name, e)
+			}
+			seen[e] = true
+			if (h.Domain == "" || h.Domain == cm.Domain) && !cm.events[e] {
+				return fmt.Errorf("handler %s: event type %q is not one of domain %s's", h.Name, e, cm.Domain)
+			}
+		}
+		cm.handlers[h.Name] = h
+	}
+	return nil
 }
 
 // policyName accepts a permission name a manifest declares ("" for none).
@@ -264,6 +304,7 @@ var features = map[string]int{
 	abi.FeatureAuthRequired:   1,
 	abi.FeatureQuery:          1,
 	abi.FeatureSoftDelete:     1,
+	abi.FeatureEventHandlers:  1,
 }
 
 // Features returns the host features plugins may require, by name.

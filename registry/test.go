@@ -68,7 +68,7 @@ func (r *Registry) Test(ctx context.Context, domain string, version int64, actor
 		return nil, err
 	}
 	defer sandbox.Discard(p)
-	outcomes, err := scenario.Run(ctx, p, f)
+	outcomes, err := scenario.Run(ctx, host.ScenarioEngine(p), f)
 	if err != nil {
 		return nil, errorf(host.KindInvalid, "invalid-scenarios", "%s", err.Error())
 	}

@@ -19,6 +19,7 @@ type Domain struct {
 	name       string
 	meta       Meta
 	aggregates []aggregate
+	handlers   []Handler
 	out        abi.Encoder // reused for every answer; see Handle
 	// The envelopes of the call in progress live here rather than on the
 	// stack, where they would escape (the aggregate is an interface) and cost
@@ -182,6 +183,22 @@ func (d *Domain) Manifest() []byte {
 		}
 	}
 	w.EndArray()
+	if len(d.handlers) > 0 {
+		w.Key("handlers").BeginArray()
+		for _, h := range d.handlers {
+			w.BeginObject()
+			w.Key("name").String(h.Name)
+			if h.Domain != "" && h.Domain != d.name {
+				w.Key("domain").String(h.Domain)
+			}
+			w.Key("events").Strings(h.Events)
+			if h.Description != "" {
+				w.Key("description").String(h.Description)
+			}
+			w.EndObject()
+		}
+		w.EndArray()
+	}
 	w.EndObject()
 	return w.Bytes()
 }
@@ -305,8 +322,11 @@ func (d *Domain) requires() []string {
 			}
 		}
 	}
+	if len(d.handlers) > 0 {
+		used[abi.FeatureEventHandlers] = true
+	}
 	var out []string
-	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
+	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeatureEventHandlers, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
 		if used[f] {
 			out = append(out, f)
 		}

@@ -74,3 +74,11 @@ func exportApply(ptr, n uint32) uint64 {
 	}
 	return answer(registered.Apply(input(ptr, n)))
 }
+
+//go:wasmexport fluvius_on_event
+func exportOnEvent(ptr, n uint32) uint64 {
+	if registered == nil {
+		return 0
+	}
+	return answer(registered.OnEvent(input(ptr, n)))
+}

@@ -193,7 +193,7 @@ func pluginTest(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		outcomes, err := scenario.Run(ctx, p, f)
+		outcomes, err := scenario.Run(ctx, host.ScenarioEngine(p), f)
 		if err != nil {
 			return fmt.Errorf("%s: %w", path, err)
 		}

@@ -66,6 +66,9 @@ func Run(ctx context.Context, e Engine, f *File) ([]Outcome, error) {
 }
 
 func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []string {
+	if s.When.Event != nil {
+		return runEvent(ctx, e, m, s)
+	}
 	w := s.When
 	id := w.ID
 	if id == "" {

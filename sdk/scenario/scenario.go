@@ -22,10 +22,15 @@ type Scenario struct {
 	Then  Then         `json:"then"`
 }
 
-// GivenEvent is an event already in the aggregate's stream.
+// GivenEvent is an event already in the aggregate's stream. In a scenario
+// whose when is an event, given events make the aggregates of the
+// handler's own domain that it reads (ReadState, Query): each names its
+// resource and id.
 type GivenEvent struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data,omitempty"`
+	Type     string          `json:"type"`
+	Data     json.RawMessage `json:"data,omitempty"`
+	Resource string          `json:"resource,omitempty"`
+	ID       string          `json:"id,omitempty"`
 }
 
 // Caller is who sends the command.
@@ -35,8 +40,13 @@ type Caller struct {
 	Roles  []string `json:"roles,omitempty"`
 }
 
-// When is the command under test.
+// When is the command under test, or the event delivered to a handler.
 type When struct {
+	// Event, when set, is delivered to Handler (default: the one handler
+	// that receives it) instead of a command being sent.
+	Event   *WhenEvent `json:"event,omitempty"`
+	Handler string     `json:"handler,omitempty"`
+
 	Command  string          `json:"command"`
 	Resource string          `json:"resource"`
 	ID       string          `json:"id,omitempty"` // default "test-1"
@@ -46,8 +56,32 @@ type When struct {
 	Time *time.Time `json:"time,omitempty"`
 }
 
+// WhenEvent is a stored event as a handler receives it.
+type WhenEvent struct {
+	Domain   string          `json:"domain,omitempty"` // default: the plugin's own
+	Type     string          `json:"type"`
+	Resource string          `json:"resource"`
+	ID       string          `json:"id,omitempty"` // default "test-1"
+	Data     json.RawMessage `json:"data,omitempty"`
+	Version  int64           `json:"version,omitempty"` // default 1
+	Caller   Caller          `json:"caller,omitempty"`  // who sent the command that emitted it
+}
+
+// ExpectedCommand is a command a handler must issue. Payload is a subset
+// match; ID "" expects a command that creates.
+type ExpectedCommand struct {
+	Domain   string          `json:"domain,omitempty"` // default: the plugin's own
+	Command  string          `json:"command"`
+	Resource string          `json:"resource"`
+	ID       string          `json:"id,omitempty"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+}
+
 // Then is what must come of it.
 type Then struct {
+	// Commands a handler must issue, in order; absent: not checked; []:
+	// none.
+	Commands *[]ExpectedCommand `json:"commands,omitempty"`
 	// Events expected, in order; absent: not checked; []: none.
 	Events *[]ExpectedEvent `json:"events,omitempty"`
 	// Error expected instead of success.
@@ -98,8 +132,22 @@ func Parse(b []byte, name string) (*File, error) {
 		return nil, fmt.Errorf("%s: a scenario file needs a domain and at least one scenario", name)
 	}
 	for i, s := range f.Scenarios {
-		if s.Name == "" || s.When.Command == "" || s.When.Resource == "" {
+		if e := s.When.Event; e != nil {
+			if s.Name == "" || e.Type == "" || e.Resource == "" || s.When.Command != "" {
+				return nil, fmt.Errorf("%s: scenario %d needs a name and when.event's type and resource, and no when.command", name, i+1)
+			}
+			if s.Then.Events != nil || len(s.Then.State) > 0 || len(s.Then.Response) > 0 {
+				return nil, fmt.Errorf("%s: scenario %q: a handler issues commands: then names commands or an error", name, s.Name)
+			}
+			for _, g := range s.Given {
+				if g.Resource == "" || g.ID == "" {
+					return nil, fmt.Errorf("%s: scenario %q: a handler's given events name the resource and id of their aggregate", name, s.Name)
+				}
+			}
+		} else if s.Name == "" || s.When.Command == "" || s.When.Resource == "" {
 			return nil, fmt.Errorf("%s: scenario %d needs a name, when.command and when.resource", name, i+1)
+		} else if s.Then.Commands != nil {
+			return nil, fmt.Errorf("%s: scenario %q: then.commands is for scenarios whose when is an event", name, s.Name)
 		}
 		if s.Then.Error != nil && s.Then.Error.Code == "" {
 			return nil, fmt.Errorf("%s: scenario %q: then.error needs a code", name, s.Name)

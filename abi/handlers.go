@@ -1,0 +1,160 @@
+package abi
+
+import "errors"
+
+// EventDelivery is the envelope the host passes to ExportOnEvent: one
+// stored event for one of the plugin's handlers (feature event-handlers).
+type EventDelivery struct {
+	Handler       string // 1: the handler's name in the manifest
+	EventID       string // 2
+	Domain        string // 3: the domain of the aggregate that emitted it
+	Resource      string // 4
+	AggregateID   string // 5
+	Type          string // 6
+	Data          []byte // 7: JSON
+	Version       int64  // 8: the aggregate version the event created
+	Time          int64  // 9: Unix nanoseconds the event was stored
+	CorrelationID string // 10
+	Caller        Caller // 11: who sent the command that emitted the event
+	Attempt       uint64 // 12: 1 for the first delivery
+}
+
+// HandlerResult is the envelope ExportOnEvent returns.
+type HandlerResult struct {
+	Status   Status          // 1: StatusOK, or a failure
+	Commands []IssuedCommand // 2, repeated: commands to send, in order
+	Error    Error           // 3: set unless Status is StatusOK
+}
+
+// IssuedCommand is a command a handler asks the host to send.
+type IssuedCommand struct {
+	Domain      string // 1: "" is the plugin's own domain
+	Name        string // 2
+	Resource    string // 3
+	AggregateID string // 4: "" addresses a command that creates (:new)
+	Payload     []byte // 5: JSON
+}
+
+// MaxIssuedCommands is how many commands one delivery may issue.
+const MaxIssuedCommands = 100
+
+// Encode appends the delivery's encoding to e.
+func (r *EventDelivery) Encode(e *Encoder) {
+	e.String(1, r.Handler)
+	e.String(2, r.EventID)
+	e.String(3, r.Domain)
+	e.String(4, r.Resource)
+	e.String(5, r.AggregateID)
+	e.String(6, r.Type)
+	e.BytesField(7, r.Data)
+	e.Int(8, r.Version)
+	e.Int(9, r.Time)
+	e.String(10, r.CorrelationID)
+	r.Caller.encode(e, 11)
+	e.Uint(12, r.Attempt)
+}
+
+// Decode reads a delivery. Byte fields alias b.
+func (r *EventDelivery) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			r.Handler = d.String()
+		case 2:
+			r.EventID = d.String()
+		case 3:
+			r.Domain = d.String()
+		case 4:
+			r.Resource = d.String()
+		case 5:
+			r.AggregateID = d.String()
+		case 6:
+			r.Type = d.String()
+		case 7:
+			r.Data = d.Bytes()
+		case 8:
+			r.Version = d.Int()
+		case 9:
+			r.Time = d.Int()
+		case 10:
+			r.CorrelationID = d.String()
+		case 11:
+			if err := r.Caller.decode(d.Message()); err != nil {
+				return err
+			}
+		case 12:
+			r.Attempt = d.Uint()
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
+}
+
+// Encode appends the result's encoding to e.
+// Its status is written even when it is 0 (ok), unlike other zero values,
+// so that an answer is never empty: the host reads an empty answer as a
+// guest that registered no domain.
+func (r *HandlerResult) Encode(e *Encoder) {
+	e.tag(1, 0)
+	e.uvarint(uint64(r.Status))
+	for i := range r.Commands {
+		c := &r.Commands[i]
+		m := e.BeginMessage(2)
+		e.String(1, c.Domain)
+		e.String(2, c.Name)
+		e.String(3, c.Resource)
+		e.String(4, c.AggregateID)
+		e.BytesField(5, c.Payload)
+		e.EndMessage(m)
+	}
+	r.Error.encode(e, 3)
+}
+
+// Decode reads a handler's result. Byte fields alias b. More than
+// MaxIssuedCommands commands is an error: the host refuses the delivery.
+func (r *HandlerResult) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			r.Status = Status(d.Uint())
+		case 2:
+			if len(r.Commands) == MaxIssuedCommands {
+				return errTooManyCommands
+			}
+			var c IssuedCommand
+			m := d.Message()
+			for g, ok := m.Next(); ok; g, ok = m.Next() {
+				switch g {
+				case 1:
+					c.Domain = m.String()
+				case 2:
+					c.Name = m.String()
+				case 3:
+					c.Resource = m.String()
+				case 4:
+					c.AggregateID = m.String()
+				case 5:
+					c.Payload = m.Bytes()
+				default:
+					m.Skip()
+				}
+			}
+			if err := m.Err(); err != nil {
+				return err
+			}
+			r.Commands = append(r.Commands, c)
+		case 3:
+			if err := r.Error.decode(d.Message()); err != nil {
+				return err
+			}
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
+}
+
+var errTooManyCommands = errors.New("abi: a handler result issues more than 100 commands")
