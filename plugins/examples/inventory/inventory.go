@@ -79,7 +79,9 @@ func (r reserved) EncodeJSON(w *jsonlite.Writer) {
 
 type reason string
 
-func (r reason) EncodeJSON(w *jsonlite.Writer) { w.BeginObject().Key("reason").String(string(r)).EndObject() }
+func (r reason) EncodeJSON(w *jsonlite.Writer) {
+	w.BeginObject().Key("reason").String(string(r)).EndObject()
+}
 
 const (
 	statusHeld     = "held"
