@@ -123,6 +123,9 @@ func start(t testing.TB, h *host.Host, opts Options) *Runner {
 	// A subscription starts at the head of the feed when first claimed:
 	// the events a test sends must come after.
 	want := len(h.Handlers())
+	if len(opts.Only) > 0 {
+		want = len(opts.Only)
+	}
 	eventually(t, "the runner holds its subscriptions", func() bool { return len(r.Running()) == want })
 	return r
 }

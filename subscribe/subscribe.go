@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,9 @@ type Options struct {
 	// Rescan is how often the set of handlers is compared with the active
 	// plugins' (default 1 s).
 	Rescan time.Duration
+	// Only, when not empty, names the subscriptions this host runs (the
+	// others are left to other hosts).
+	Only []string
 	Logger *slog.Logger
 }
 
@@ -158,7 +162,9 @@ func (r *Runner) Running() map[string]bool {
 func (r *Runner) rescan(ctx context.Context) {
 	want := map[string]bool{}
 	for _, hd := range r.h.Handlers() {
-		want[hd.Subscription()] = true
+		if len(r.opts.Only) == 0 || slices.Contains(r.opts.Only, hd.Subscription()) {
+			want[hd.Subscription()] = true
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
