@@ -43,12 +43,13 @@ type Error struct {
 
 // Result is the envelope ExportHandle returns.
 type Result struct {
-	Status   Status  // 1
-	Events   []Event // 2, repeated
-	Response []byte  // 3: JSON the action answers with; may be nil
-	State    []byte  // 4: JSON of the state after folding Events
-	Error    Error   // 5: set unless Status is StatusOK
-	Deleted  bool    // 6: the command soft-deletes the aggregate
+	Status   Status      // 1
+	Events   []Event     // 2, repeated
+	Response []byte      // 3: JSON the action answers with; may be nil
+	State    []byte      // 4: JSON of the state after folding Events
+	Error    Error       // 5: set unless Status is StatusOK
+	Deleted  bool        // 6: the command soft-deletes the aggregate
+	Jobs     []IssuedJob // 7, repeated: jobs to enqueue once it commits (FeatureJobs)
 }
 
 // ApplyRequest is the envelope ExportApply takes: fold Events into State.
@@ -273,6 +274,7 @@ func (r *Result) Encode(e *Encoder) {
 	if r.Deleted {
 		e.Uint(6, 1)
 	}
+	encodeJobs(e, 7, r.Jobs)
 }
 
 // Decode reads a result. Byte fields alias b.
@@ -298,6 +300,10 @@ func (r *Result) Decode(b []byte) error {
 			}
 		case 6:
 			r.Deleted = d.Uint() != 0
+		case 7:
+			if err := decodeJob(d.Message(), &r.Jobs); err != nil {
+				return err
+			}
 		default:
 			d.Skip()
 		}

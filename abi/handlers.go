@@ -19,11 +19,109 @@ type EventDelivery struct {
 	Attempt       uint64 // 12: 1 for the first delivery
 }
 
-// HandlerResult is the envelope ExportOnEvent returns.
+// HandlerResult is the envelope ExportOnEvent and ExportRunJob return.
 type HandlerResult struct {
 	Status   Status          // 1: StatusOK, or a failure
 	Commands []IssuedCommand // 2, repeated: commands to send, in order
 	Error    Error           // 3: set unless Status is StatusOK
+	Jobs     []IssuedJob     // 4, repeated: jobs to enqueue (FeatureJobs)
+}
+
+// IssuedJob is a background job a command, handler or job enqueues.
+type IssuedJob struct {
+	Name      string // 1: a job of the plugin's own manifest
+	Args      []byte // 2: JSON object
+	DelayMS   uint64 // 3: run no sooner than this after it is enqueued
+	UniqueKey string // 4: not enqueued again while one with the same name and key is pending or done
+}
+
+// JobRequest is the envelope the host passes to ExportRunJob.
+type JobRequest struct {
+	Job     string // 1: the job's name in the manifest
+	JobID   string // 2
+	Args    []byte // 3: JSON
+	Attempt uint64 // 4: 1 for the first run
+	Time    int64  // 5: Unix nanoseconds the run started
+	Caller  Caller // 6: who enqueued it (none for a scheduled job)
+}
+
+// MaxIssuedJobs is how many jobs one answer may enqueue.
+const MaxIssuedJobs = 100
+
+var errTooManyJobs = errors.New("abi: an answer enqueues more than 100 jobs")
+
+func encodeJobs(e *Encoder, field int, jobs []IssuedJob) {
+	for i := range jobs {
+		j := &jobs[i]
+		m := e.BeginMessage(field)
+		e.String(1, j.Name)
+		e.BytesField(2, j.Args)
+		e.Uint(3, j.DelayMS)
+		e.String(4, j.UniqueKey)
+		e.EndMessage(m)
+	}
+}
+
+func decodeJob(m Decoder, jobs *[]IssuedJob) error {
+	if len(*jobs) == MaxIssuedJobs {
+		return errTooManyJobs
+	}
+	var j IssuedJob
+	for f, ok := m.Next(); ok; f, ok = m.Next() {
+		switch f {
+		case 1:
+			j.Name = m.String()
+		case 2:
+			j.Args = m.Bytes()
+		case 3:
+			j.DelayMS = m.Uint()
+		case 4:
+			j.UniqueKey = m.String()
+		default:
+			m.Skip()
+		}
+	}
+	if err := m.Err(); err != nil {
+		return err
+	}
+	*jobs = append(*jobs, j)
+	return nil
+}
+
+// Encode appends the request's encoding to e.
+func (r *JobRequest) Encode(e *Encoder) {
+	e.String(1, r.Job)
+	e.String(2, r.JobID)
+	e.BytesField(3, r.Args)
+	e.Uint(4, r.Attempt)
+	e.Int(5, r.Time)
+	r.Caller.encode(e, 6)
+}
+
+// Decode reads a job request. Byte fields alias b.
+func (r *JobRequest) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			r.Job = d.String()
+		case 2:
+			r.JobID = d.String()
+		case 3:
+			r.Args = d.Bytes()
+		case 4:
+			r.Attempt = d.Uint()
+		case 5:
+			r.Time = d.Int()
+		case 6:
+			if err := r.Caller.decode(d.Message()); err != nil {
+				return err
+			}
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
 }
 
 // IssuedCommand is a command a handler asks the host to send.
@@ -110,6 +208,7 @@ func (r *HandlerResult) Encode(e *Encoder) {
 		e.EndMessage(m)
 	}
 	r.Error.encode(e, 3)
+	encodeJobs(e, 4, r.Jobs)
 }
 
 // Decode reads a handler's result. Byte fields alias b. More than
@@ -148,6 +247,10 @@ func (r *HandlerResult) Decode(b []byte) error {
 			r.Commands = append(r.Commands, c)
 		case 3:
 			if err := r.Error.decode(d.Message()); err != nil {
+				return err
+			}
+		case 4:
+			if err := decodeJob(d.Message(), &r.Jobs); err != nil {
 				return err
 			}
 		default:

@@ -16,6 +16,20 @@ type Manifest struct {
 	// Handlers react to events of this or another domain
 	// (FeatureEventHandlers).
 	Handlers []HandlerSpec `json:"handlers,omitempty"`
+	// Jobs are background work its commands, handlers and schedules
+	// enqueue (FeatureJobs).
+	Jobs []JobSpec `json:"jobs,omitempty"`
+}
+
+// JobSpec is a background job, run by ExportRunJob.
+type JobSpec struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Schedule is a cron expression (five fields, UTC) on which the host
+	// enqueues the job with {} as its arguments; "" for none.
+	Schedule string `json:"schedule,omitempty"`
+	// MaxAttempts bounds its runs (0: 5; at most 25).
+	MaxAttempts int `json:"max_attempts,omitempty"`
 }
 
 // HandlerSpec is an event handler: a durable subscription to event types of
@@ -161,4 +175,5 @@ const (
 	FeatureQuery          = "query-resources"
 	FeatureSoftDelete     = "soft-delete"
 	FeatureEventHandlers  = "event-handlers"
+	FeatureJobs           = "jobs"
 )

@@ -29,7 +29,14 @@ const (
 	// envelope. Only plugins that declare handlers need it
 	// (FeatureEventHandlers).
 	ExportOnEvent = "fluvius_on_event"
+	// ExportRunJob: (ptr i32, len i32) -> i64. Runs a background job: the
+	// input is a JobRequest envelope, the output a HandlerResult envelope.
+	// Only plugins that declare jobs need it (FeatureJobs).
+	ExportRunJob = "fluvius_run_job"
 )
+
+// RunJobExport is ExportRunJob's signature.
+var RunJobExport = FuncSig{Name: ExportRunJob, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}
 
 // OnEventExport is ExportOnEvent's signature.
 var OnEventExport = FuncSig{Name: ExportOnEvent, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}

@@ -6,5 +6,6 @@
 //	GET  /{domain}.{resource}/{id}               current state (ETag; ?version=N replays)
 //	GET  /{domain}.{resource}/{id}/events        the aggregate's events
 //	GET  /_meta, /_meta/{domain}                 domains, commands and payload schemas
+//	GET  /_events                                live events: SSE, or a WebSocket on upgrade
 //	GET  /healthz                                liveness
 package admin

@@ -3,9 +3,11 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,8 +15,11 @@ import (
 	"fluvius.dev/fluvius/auth"
 	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/jobs"
+	"fluvius.dev/fluvius/live"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/subscribe"
 )
 
 // Options configure the HTTP layer.
@@ -40,6 +45,16 @@ type Options struct {
 	// MaxModuleBytes bounds an uploaded module (the one body allowed past
 	// BodyLimit, read as a stream); 0 means 64 MiB.
 	MaxModuleBytes int64
+	// WriteTimeout bounds writing an answer, and each write of a live
+	// stream (never the whole stream); 0 means 30 s.
+	WriteTimeout time.Duration
+	// Live configures the live streams of GET /_events.
+	Live LiveOptions
+	// Subscriptions runs the plugins' event handlers on this host; nil
+	// leaves the subscriptions part of the management API out.
+	Subscriptions *subscribe.Runner
+	// Jobs is the host's job queue; nil leaves the jobs part out.
+	Jobs *jobs.Queue
 }
 
 // Server is the HTTP API of a host.
@@ -57,6 +72,14 @@ type Server struct {
 	ui        *sessions // the admin UI's sessions
 	// pageBytes bounds an events page by its events' data.
 	pageBytes int
+	// live fans the event feed out to the streams of GET /_events;
+	// streams counts the WebSocket ones, which fasthttp no longer tracks.
+	live         *live.Hub
+	liveOpts     LiveOptions
+	streams      sync.WaitGroup
+	writeTimeout time.Duration
+	subs         *subscribe.Runner
+	jobs         *jobs.Queue
 }
 
 // New builds the HTTP API over h.
@@ -76,14 +99,26 @@ func New(h *host.Host, opts Options) *Server {
 	if opts.MaxModuleBytes <= 0 {
 		opts.MaxModuleBytes = 64 << 20
 	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = 30 * time.Second
+	}
+	if opts.Live.Heartbeat <= 0 {
+		opts.Live.Heartbeat = 15 * time.Second
+	}
+	if opts.Live.SendBuffer <= 0 {
+		opts.Live.SendBuffer = 256 << 10
+	}
 	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes,
-		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit, ui: newSessions()}
+		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit, ui: newSessions(),
+		liveOpts: opts.Live, writeTimeout: opts.WriteTimeout, subs: opts.Subscriptions, jobs: opts.Jobs}
+	s.live = live.NewHub(h.Store(), s.liveAccess, live.Options{MaxSubscribers: opts.Live.MaxClients,
+		Buffer: opts.Live.Buffer, BufferBytes: opts.Live.BufferBytes, Logger: opts.Logger})
 	s.app = fiber.New(fiber.Config{
 		AppName:               "fluvius",
 		DisableStartupMessage: true,
 		BodyLimit:             opts.BodyLimit,
 		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
+		WriteTimeout:          opts.WriteTimeout,
 		IdleTimeout:           2 * time.Minute,
 		ErrorHandler:          errorHandler(opts.Logger),
 		CaseSensitive:         true,
@@ -99,6 +134,16 @@ func New(h *host.Host, opts Options) *Server {
 	s.app.Get("/_meta", s.listDomains)
 	s.app.Get("/_meta/:domain", s.describeDomain)
 	s.app.Get("/_meta/:target/", s.describeResource)
+	s.app.Get("/_events", s.liveEvents)
+	if s.subs != nil {
+		s.app.Get("/_admin/subscriptions", s.listSubscriptions)
+		s.app.Get("/_admin/subscriptions/:name/dead-letters", s.listDeadLetters)
+		s.app.Post("/_admin/subscriptions/:name/dead-letters/:id/retry", s.retryDeadLetter)
+		s.app.Post("/_admin/subscriptions/:name/dead-letters/:id/skip", s.skipDeadLetter)
+	}
+	if s.jobs != nil {
+		s.app.Get("/_admin/jobs", s.listJobs)
+	}
 	if s.keys != nil {
 		s.app.Post("/_admin/api-keys", s.createAPIKey)
 		s.app.Get("/_admin/api-keys", s.listAPIKeys)
@@ -137,8 +182,21 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve answers requests on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops taking requests and waits for those in flight.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown stops taking requests and waits for those in flight. Live
+// streams are ended first (they would keep their connections busy for
+// good), each with the reason.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.live.Close()
+	err := s.app.ShutdownWithContext(ctx)
+	done := make(chan struct{})
+	go func() { s.streams.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, ctx.Err())
+	}
+	return err
+}
 
 // boundBody holds every request but an upload to BodyLimit. A body past it
 // arrives as a stream (StreamRequestBody); it is refused with 413 before

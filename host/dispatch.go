@@ -100,6 +100,9 @@ type eventMetadata struct {
 	CorrelationID string     `json:"correlation_id,omitempty"`
 	CausationID   string     `json:"causation_id,omitempty"`
 	PluginSHA256  string     `json:"plugin_sha256"`
+	// Jobs are the jobs the command enqueues, on its first event only: the
+	// outbox the host enqueues them from (see EnqueuedJobs).
+	Jobs []jobView `json:"jobs,omitempty"`
 }
 
 type callerView struct {
@@ -425,6 +428,12 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	for i, ev := range res.Events {
 		events[i] = store.NewEvent{ID: uuid.Must(uuid.NewV7()).String(), Type: ev.Type, Data: ev.Data, Metadata: meta}
 	}
+	if len(res.Jobs) > 0 {
+		first := eventMetadata{CommandID: env.ID, Command: spec.Name,
+			Caller:        callerView{UserID: cmd.Caller.UserID, Tenant: cmd.Caller.Tenant, Roles: cmd.Caller.Roles},
+			CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, PluginSHA256: p.id, Jobs: viewJobs(res.Jobs)}
+		events[0].Metadata, _ = json.Marshal(first)
+	}
 	// The answer is rendered before the write, so it can be stored under the
 	// idempotency key in the same statement; it carries every event as it
 	// will be stored except its global position, which only the store knows.
@@ -572,7 +581,7 @@ func checkResult(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
 	if res.Response != nil && !json.Valid(res.Response) {
 		return errors.New("the guest returned a response that is not valid JSON")
 	}
-	return nil
+	return p.checkJobs(res.Jobs)
 }
 
 // guestFailure logs what went wrong inside a plugin and returns the 500 a

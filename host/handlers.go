@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"fluvius.dev/fluvius/abi"
@@ -120,37 +118,7 @@ func (h *Host) Deliver(ctx context.Context, hd Handler, ev *store.Event, attempt
 		}
 		return nil, &Error{Kind: KindInternal, Code: "handler-crashed", Message: err.Error(), Err: err}
 	}
-	if res.Status != abi.StatusOK {
-		code := res.Error.Code
-		if code == "" {
-			code = "handler-failed"
-		}
-		return nil, &Error{Kind: KindInternal, Code: code, Message: fmt.Sprintf("handler %s failed: %s", hd.Subscription(), res.Error.Message)}
-	}
-	out := &Delivered{}
-	for i, ic := range res.Commands {
-		cmd := &Command{Domain: ic.Domain, Name: ic.Name, Resource: ic.Resource, AggregateID: ic.AggregateID,
-			New: ic.AggregateID == "", Payload: ic.Payload, Caller: as, CorrelationID: correlation, CausationID: ev.ID,
-			IdempotencyKey: hd.Subject() + ":" + ev.ID + ":" + strconv.Itoa(i)}
-		if cmd.Domain == "" {
-			cmd.Domain = hd.Owner
-		}
-		if cmd.New {
-			cmd.newID = derivedID(cmd.IdempotencyKey)
-		}
-		r, err := h.Dispatch(ctx, cmd)
-		if err != nil {
-			var he *Error
-			if !errors.As(err, &he) {
-				he = &Error{Kind: KindUnavailable, Code: "command-failed", Message: err.Error(), Err: err}
-			}
-			return out, &Error{Kind: he.Kind, Code: he.Code, Details: he.Details, Err: err,
-				Message: fmt.Sprintf("command %d (%s:%s) issued by handler %s: %s", i, cmd.Domain, cmd.Name, hd.Subscription(), he.Message)}
-		}
-		out.Commands = append(out.Commands, Issued{Domain: cmd.Domain, Name: cmd.Name, Resource: cmd.Resource,
-			AggregateID: r.AggregateID, Replayed: r.Replayed})
-	}
-	return out, nil
+	return h.issue(ctx, p, res, as, "handler "+hd.Subscription(), hd.Subject()+":"+ev.ID, ev.ID, correlation)
 }
 
 // Permanent reports whether a failed delivery would fail again as it is:

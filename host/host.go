@@ -46,6 +46,7 @@ type Host struct {
 	stopReaper    chan struct{}
 	reaper        sync.WaitGroup
 	plugins       atomic.Pointer[map[string]*Plugin] // by domain; replaced whole, read lock-free
+	jobs          atomic.Pointer[JobQueue]           // where handlers' and jobs' jobs go (SetJobQueue)
 }
 
 // New starts a host: a wazero runtime with the host modules of the ABI.

@@ -23,10 +23,10 @@ type instance struct {
 	buffer api.Function
 	handle api.Function
 	apply  api.Function
-	// onEvent is nil in a plugin without handlers.
-	onEvent api.Function
-	stack   []uint64
-	stderr  *tail
+	// onEvent and runJob are nil in a plugin without handlers, jobs.
+	onEvent, runJob api.Function
+	stack           []uint64
+	stderr          *tail
 	// The guest buffer the last fluvius_buffer call returned, and the size
 	// asked for: requests that fit are written there without another call.
 	inPtr, inCap uint32
@@ -85,6 +85,7 @@ func (p *Plugin) newInstance(ctx context.Context) (*instance, error) {
 	in.handle = mod.ExportedFunction(abi.ExportHandle)
 	in.apply = mod.ExportedFunction(abi.ExportApply)
 	in.onEvent = mod.ExportedFunction(abi.ExportOnEvent)
+	in.runJob = mod.ExportedFunction(abi.ExportRunJob)
 	if err := in.run(ctx, mod.ExportedFunction(abi.ExportABIVersion), in.budget); err != nil {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("reading ABI version: %w", err)

@@ -161,11 +161,18 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		p.pool.close(nil)
 		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "checking the manifest: " + err.Error(), Err: err}
 	}
-	if len(m.Handlers) > 0 {
-		f, ok := p.compiled.ExportedFunctions()[abi.ExportOnEvent]
-		if !ok || signature(f) != sigString(abi.OnEventExport) {
+	for _, need := range []struct {
+		declared bool
+		what     string
+		sig      abi.FuncSig
+	}{{len(m.Handlers) > 0, "handlers", abi.OnEventExport}, {len(m.Jobs) > 0, "jobs", abi.RunJobExport}} {
+		if !need.declared {
+			continue
+		}
+		f, ok := p.compiled.ExportedFunctions()[need.sig.Name]
+		if !ok || signature(f) != sigString(need.sig) {
 			p.pool.close(nil)
-			msg := fmt.Sprintf("the manifest declares handlers but the module does not export %s %s", abi.ExportOnEvent, sigString(abi.OnEventExport))
+			msg := fmt.Sprintf("the manifest declares %s but the module does not export %s %s", need.what, need.sig.Name, sigString(need.sig))
 			return nil, &Error{Kind: KindInvalid, Code: "abi-mismatch", Message: msg}
 		}
 	}
@@ -243,6 +250,8 @@ func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode 
 			fn = in.apply
 		case abi.ExportOnEvent:
 			fn = in.onEvent
+		case abi.ExportRunJob:
+			fn = in.runJob
 		}
 		var err error
 		var grew bool
@@ -294,6 +303,27 @@ func (p *Plugin) OnEvent(ctx context.Context, d *abi.EventDelivery, as abi.Calle
 	}
 	return &res, nil
 }
+
+// RunJob runs one of the plugin's jobs, in the tenant of as and as its
+// caller. A trap, exit or fuel run out is an error; a refusal by the guest
+// is a HandlerResult with a non-OK status.
+func (p *Plugin) RunJob(ctx context.Context, req *abi.JobRequest, as abi.Caller) (*abi.HandlerResult, error) {
+	if p.manifest.jobs[req.Job] == nil {
+		return nil, errorf(KindNotFound, "unknown-job", "domain %s has no job %q", p.Domain(), req.Job)
+	}
+	out, err := p.call(ctx, abi.ExportRunJob, &callState{tenant: as.Tenant, caller: as, readState: true}, req.Encode)
+	if err != nil {
+		return nil, err
+	}
+	var res abi.HandlerResult
+	if err := res.Decode(out); err != nil {
+		return nil, fmt.Errorf("decoding the guest's job result: %w", err)
+	}
+	return &res, nil
+}
+
+// Jobs returns the plugin's jobs as its manifest declares them.
+func (p *Plugin) Jobs() []abi.JobSpec { return p.manifest.Jobs }
 
 // Handlers returns the plugin's event handlers as its manifest declares
 // them.

@@ -1,11 +1,13 @@
 package host
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/robfig/cron/v3"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
@@ -105,6 +107,7 @@ type compiledManifest struct {
 	events   map[string]bool              // declared event types
 	states   map[string]*schema.Validator // by aggregate, where a state schema is declared
 	handlers map[string]*abi.HandlerSpec  // by name
+	jobs     map[string]*abi.JobSpec      // by name
 	queries  map[string]*query.Resource   // by resource, for the query service
 }
 
@@ -132,7 +135,8 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 		return nil, fmt.Errorf("domain name %q must be lower-case words joined by '-'", m.Domain)
 	}
 	cm := &compiledManifest{Manifest: m, payloads: map[string]*schema.Validator{}, events: map[string]bool{},
-		states: map[string]*schema.Validator{}, queries: map[string]*query.Resource{}, handlers: map[string]*abi.HandlerSpec{}}
+		states: map[string]*schema.Validator{}, queries: map[string]*query.Resource{}, handlers: map[string]*abi.HandlerSpec{},
+		jobs: map[string]*abi.JobSpec{}}
 	aggregates := map[string]bool{}
 	resources := map[string]string{}
 	for _, a := range m.Aggregates {
@@ -220,7 +224,52 @@ func checkManifest(m abi.Manifest) (*compiledManifest, error) {
 	if err := checkHandlers(cm); err != nil {
 		return nil, err
 	}
+	if err := checkJobs(cm); err != nil {
+		return nil, err
+	}
 	return cm, nil
+}
+
+// MaxJobAttempts bounds a job's max_attempts.
+const MaxJobAttempts = 25
+
+// checkJobs checks the manifest's jobs: named once each, with a schedule
+// that parses as five-field cron and a bounded number of attempts.
+func checkJobs(cm *compiledManifest) error {
+	if len(cm.Jobs) > maxManifestHandlers {
+		return fmt.Errorf("manifest declares %d jobs; at most %d are accepted", len(cm.Jobs), maxManifestHandlers)
+	}
+	for i := range cm.Jobs {
+		j := &cm.Jobs[i]
+		if !namePattern.MatchString(j.Name) || cm.jobs[j.Name] != nil {
+			return fmt.Errorf("job name %q is invalid or declared twice", j.Name)
+		}
+		if j.MaxAttempts < 0 || j.MaxAttempts > MaxJobAttempts {
+			return fmt.Errorf("job %s: max_attempts %d is not between 1 and %d (0: the default)", j.Name, j.MaxAttempts, MaxJobAttempts)
+		}
+		if j.Schedule != "" {
+			if _, err := ParseSchedule(j.Schedule); err != nil {
+				return fmt.Errorf("job %s: schedule %q: %v", j.Name, j.Schedule, err)
+			}
+		}
+		cm.jobs[j.Name] = j
+	}
+	return nil
+}
+
+// ParseSchedule reads a job's schedule: five-field cron, in UTC.
+func ParseSchedule(s string) (cron.Schedule, error) {
+	if len(s) > 100 {
+		return nil, errors.New("longer than 100 bytes")
+	}
+	sched, err := cron.ParseStandard(s)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(s, "TZ=") || strings.HasPrefix(s, "CRON_TZ=") {
+		return nil, errors.New("schedules are in UTC; name no time zone")
+	}
+	return sched, nil
 }
 
 // checkHandlers checks the manifest's event handlers: named once each, on
@@ -305,6 +354,7 @@ var features = map[string]int{
 	abi.FeatureQuery:          1,
 	abi.FeatureSoftDelete:     1,
 	abi.FeatureEventHandlers:  1,
+	abi.FeatureJobs:           1,
 }
 
 // Features returns the host features plugins may require, by name.

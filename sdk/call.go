@@ -32,7 +32,13 @@ type Call struct {
 	caller          abi.Caller
 	made            uint8 // which of them: madeID, madeAggregateID, madeCaller
 	deleted         bool
+	jobs            []abi.IssuedJob
 }
+
+// Enqueue asks for a background job of this domain to run once the command
+// commits (with at least one event: a command that changes nothing
+// enqueues nothing). See Job.
+func (c *Call) Enqueue(j Job) error { return enqueue(&c.jobs, j) }
 
 // Delete soft-deletes the aggregate once the command commits: reads and
 // commands no longer find it, lists leave it out unless asked, and its

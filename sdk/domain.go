@@ -20,6 +20,7 @@ type Domain struct {
 	meta       Meta
 	aggregates []aggregate
 	handlers   []Handler
+	jobs       []JobSpec
 	out        abi.Encoder // reused for every answer; see Handle
 	// The envelopes of the call in progress live here rather than on the
 	// stack, where they would escape (the aggregate is an interface) and cost
@@ -199,6 +200,24 @@ func (d *Domain) Manifest() []byte {
 		}
 		w.EndArray()
 	}
+	if len(d.jobs) > 0 {
+		w.Key("jobs").BeginArray()
+		for _, j := range d.jobs {
+			w.BeginObject()
+			w.Key("name").String(j.Name)
+			if j.Description != "" {
+				w.Key("description").String(j.Description)
+			}
+			if j.Schedule != "" {
+				w.Key("schedule").String(j.Schedule)
+			}
+			if j.MaxAttempts != 0 {
+				w.Key("max_attempts").Int(int64(j.MaxAttempts))
+			}
+			w.EndObject()
+		}
+		w.EndArray()
+	}
 	w.EndObject()
 	return w.Bytes()
 }
@@ -325,8 +344,11 @@ func (d *Domain) requires() []string {
 	if len(d.handlers) > 0 {
 		used[abi.FeatureEventHandlers] = true
 	}
+	if len(d.jobs) > 0 {
+		used[abi.FeatureJobs] = true
+	}
 	var out []string
-	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeatureEventHandlers, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
+	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeatureEventHandlers, abi.FeatureJobs, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
 		if used[f] {
 			out = append(out, f)
 		}

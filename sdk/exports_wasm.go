@@ -82,3 +82,11 @@ func exportOnEvent(ptr, n uint32) uint64 {
 	}
 	return answer(registered.OnEvent(input(ptr, n)))
 }
+
+//go:wasmexport fluvius_run_job
+func exportRunJob(ptr, n uint32) uint64 {
+	if registered == nil {
+		return 0
+	}
+	return answer(registered.RunJob(input(ptr, n)))
+}

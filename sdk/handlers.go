@@ -46,6 +46,7 @@ func (d *Domain) AddHandler(h Handler) { d.handlers = append(d.handlers, h) }
 type EventCall struct {
 	del      *abi.EventDelivery
 	commands []abi.IssuedCommand
+	jobs     []abi.IssuedJob
 	w        jsonlite.Writer
 }
 
@@ -149,7 +150,7 @@ func (d *Domain) OnEvent(in []byte) []byte {
 		if err != nil {
 			res.Status, res.Error = errorStatus(err)
 		} else {
-			res.Commands = call.commands
+			res.Commands, res.Jobs = call.commands, call.jobs
 		}
 	}
 	d.out.Reset()

@@ -51,7 +51,10 @@ type Options struct {
 	// Only, when not empty, names the subscriptions this host runs (the
 	// others are left to other hosts).
 	Only []string
-	Logger *slog.Logger
+	// Internal are the host's own subscriptions (the job outbox), run
+	// like handlers.
+	Internal []Internal
+	Logger   *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -82,6 +85,22 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// Internal is a subscription of the host's own: Handle sees every event of
+// the feed and returns nil for those it has nothing to do with. Name must
+// not look like DOMAIN.HANDLER ("$jobs", say).
+type Internal struct {
+	Name   string
+	Handle func(ctx context.Context, ev *store.Event, attempt int) error
+}
+
+// target is what a subscription delivers to: a plugin's handler or an
+// internal one.
+type target struct {
+	name    string
+	wants   func(ev *store.Event) bool
+	deliver func(ctx context.Context, ev *store.Event, attempt int) (*host.Delivered, error)
 }
 
 // Runner runs the active plugins' handlers on this host.
@@ -161,9 +180,9 @@ func (r *Runner) Running() map[string]bool {
 // whose handler is gone.
 func (r *Runner) rescan(ctx context.Context) {
 	want := map[string]bool{}
-	for _, hd := range r.h.Handlers() {
-		if len(r.opts.Only) == 0 || slices.Contains(r.opts.Only, hd.Subscription()) {
-			want[hd.Subscription()] = true
+	for _, t := range r.targets() {
+		if len(r.opts.Only) == 0 || slices.Contains(r.opts.Only, t.name) {
+			want[t.name] = true
 		}
 	}
 	r.mu.Lock()
@@ -189,15 +208,38 @@ func (r *Runner) rescan(ctx context.Context) {
 	}
 }
 
-// handler returns the subscription's handler as the active plugins declare
-// it now (a new version may have changed its events).
-func (r *Runner) handler(name string) (host.Handler, bool) {
+// targets lists what the subscriptions deliver to: the handlers as the
+// active plugins declare them now (a new version may have changed their
+// events), and the internal ones.
+func (r *Runner) targets() []target {
+	var out []target
 	for _, hd := range r.h.Handlers() {
-		if hd.Subscription() == name {
-			return hd, true
+		out = append(out, target{name: hd.Subscription(),
+			wants: func(ev *store.Event) bool {
+				domain, _, _, ok := host.SplitStream(ev.Stream)
+				return ok && hd.Wants(domain, ev.Type)
+			},
+			deliver: func(ctx context.Context, ev *store.Event, attempt int) (*host.Delivered, error) {
+				return r.h.Deliver(ctx, hd, ev, attempt)
+			}})
+	}
+	for _, in := range r.opts.Internal {
+		out = append(out, target{name: in.Name, wants: func(*store.Event) bool { return true },
+			deliver: func(ctx context.Context, ev *store.Event, attempt int) (*host.Delivered, error) {
+				return &host.Delivered{}, in.Handle(ctx, ev, attempt)
+			}})
+	}
+	return out
+}
+
+// target returns a subscription's target, if it has one now.
+func (r *Runner) target(name string) (target, bool) {
+	for _, t := range r.targets() {
+		if t.name == name {
+			return t, true
 		}
 	}
-	return host.Handler{}, false
+	return target{}, false
 }
 
 func (r *Runner) setHolding(w *worker, v bool) {
@@ -266,7 +308,7 @@ func (r *Runner) follow(ctx context.Context, name string, sub *store.Subscriptio
 		return nil
 	}
 	for ctx.Err() == nil {
-		hd, ok := r.handler(name)
+		tg, ok := r.target(name)
 		if !ok {
 			return nil
 		}
@@ -285,9 +327,8 @@ func (r *Runner) follow(ctx context.Context, name string, sub *store.Subscriptio
 		}
 		adv := &store.SubscriptionAdvance{Name: name, Owner: r.opts.Owner}
 		for _, ev := range evs {
-			domain, _, _, ok := host.SplitStream(ev.Stream)
-			if ok && hd.Wants(domain, ev.Type) {
-				if dead := r.deliver(ctx, hd, ev, renew); dead != nil {
+			if tg.wants(ev) {
+				if dead := r.deliver(ctx, tg, ev, renew); dead != nil {
 					adv.Dead = append(adv.Dead, dead)
 				}
 				if ctx.Err() != nil {
@@ -320,17 +361,17 @@ func (r *Runner) follow(ctx context.Context, name string, sub *store.Subscriptio
 
 // deliver tries one event until it is delivered, fails for good, or runs
 // out of attempts; it returns the dead letter for the last two.
-func (r *Runner) deliver(ctx context.Context, hd host.Handler, ev *store.Event, renew func() error) *store.DeadLetter {
+func (r *Runner) deliver(ctx context.Context, tg target, ev *store.Event, renew func() error) *store.DeadLetter {
 	wait := r.opts.Backoff
 	var err error
 	for attempt := 1; attempt <= r.opts.Attempts; attempt++ {
-		if _, err = r.h.Deliver(ctx, hd, ev, attempt); err == nil {
+		if _, err = tg.deliver(ctx, ev, attempt); err == nil {
 			return nil
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		r.opts.Logger.Warn("a delivery failed", "subscription", hd.Subscription(), "event", ev.ID, "attempt", attempt, "err", err)
+		r.opts.Logger.Warn("a delivery failed", "subscription", tg.name, "event", ev.ID, "attempt", attempt, "err", err)
 		if host.Permanent(err) || attempt == r.opts.Attempts {
 			return deadLetter(ev, err, attempt)
 		}
@@ -401,7 +442,7 @@ func (r *Runner) Retry(ctx context.Context, subscription string, id int64, by st
 	if err != nil {
 		return nil, err
 	}
-	hd, ok := r.handler(subscription)
+	tg, ok := r.target(subscription)
 	if !ok {
 		return nil, &host.Error{Kind: host.KindUnavailable, Code: "handler-not-loaded",
 			Message: fmt.Sprintf("no active plugin declares handler %s", subscription)}
@@ -415,7 +456,7 @@ func (r *Runner) Retry(ctx context.Context, subscription string, id int64, by st
 		return nil, &host.Error{Kind: host.KindNotFound, Code: "event-not-found",
 			Message: fmt.Sprintf("the event of dead letter %d is no longer stored", id)}
 	}
-	done, derr := r.h.Deliver(ctx, hd, evs[0], l.Attempts+1)
+	done, derr := tg.deliver(ctx, evs[0], l.Attempts+1)
 	if derr != nil {
 		dl := deadLetter(evs[0], derr, 0)
 		if err := r.subs.DeadLetterUpdate(ctx, &store.DeadLetterUpdate{ID: id, Code: dl.Code, Message: dl.Message}); err != nil {

@@ -11,55 +11,6 @@ import (
 	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
 
-// The example: an order placed in one domain reserves stock in another
-// through inventory's handler; cancelling it releases the reservation. The
-// issued commands carry the event as causation, the order's command as
-// correlation, the handler as caller and the order's tenant.
-func TestOrderReservesStock(t *testing.T) {
-	for _, driver := range []string{"sqlite", "postgres"} {
-		t.Run(driver, func(t *testing.T) {
-			st := openStore(t, driver)
-			h := newHost(t, st, order, inventory)
-			r := start(t, h, Options{})
-			placed := dispatch(t, h, &host.Command{Domain: "order", Name: "place-order", Resource: "order", New: true,
-				Payload: []byte(`{"customer":"ann","items":[{"sku":"tea","quantity":2,"price_cents":450}]}`), Caller: caller("ann", "acme")})
-			other := dispatch(t, h, &host.Command{Domain: "order", Name: "place-order", Resource: "order", New: true,
-				Payload: []byte(`{"customer":"bob","items":[{"sku":"cup","quantity":1,"price_cents":900}]}`), Caller: caller("bob", "globex")})
-			var reserved []*store.Event
-			eventually(t, "two reservations", func() bool { reserved = eventsOfType(t, st, "stock-reserved"); return len(reserved) == 2 })
-			placedEvent := eventsOfType(t, st, "order-placed")[0]
-			for _, ev := range reserved {
-				d := dataOf(ev)
-				want := map[string]string{placed.AggregateID: "acme", other.AggregateID: "globex"}[d["order_id"].(string)]
-				if ev.Tenant != want {
-					t.Fatalf("the reservation of order %v is in tenant %q, want %q", d["order_id"], ev.Tenant, want)
-				}
-				if ev.Tenant != "acme" {
-					continue
-				}
-				m := metaOf(t, ev)
-				if m.CausationID != placedEvent.ID || m.CorrelationID != metaOf(t, placedEvent).CommandID ||
-					m.Caller.UserID != "handler:inventory.reserve-for-order" || m.Caller.Tenant != "acme" {
-					t.Fatalf("the reservation's metadata: %+v (order-placed %s)", m, placedEvent.ID)
-				}
-			}
-			dispatch(t, h, &host.Command{Domain: "order", Name: "cancel-order", Resource: "order", AggregateID: placed.AggregateID,
-				Payload: []byte(`{"reason":"changed my mind"}`), Caller: caller("ann", "acme")})
-			var released []*store.Event
-			eventually(t, "the reservation released", func() bool { released = eventsOfType(t, st, "stock-released"); return len(released) == 1 })
-			if released[0].Tenant != "acme" || metaOf(t, released[0]).Caller.UserID != "handler:inventory.release-for-order" {
-				t.Fatalf("released: %+v %+v", released[0], metaOf(t, released[0]))
-			}
-			eventually(t, "both subscriptions caught up", func() bool {
-				return caughtUp(t, r, "inventory.reserve-for-order", 2) && caughtUp(t, r, "inventory.release-for-order", 1)
-			})
-			if s := subscription(t, r, "inventory.reserve-for-order"); s.Owner != r.Owner() || s.DeadLetters != 0 {
-				t.Fatalf("the subscription: %+v", s)
-			}
-		})
-	}
-}
-
 // A handler that fails is tried Attempts times, then set aside with its
 // failure while the events after it are delivered; one refused for good
 // (a payload its schema refuses) is set aside at once. An operator retries

@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"fluvius.dev/fluvius/jobs"
 )
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -35,6 +37,11 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err := d.MigrateUp(ctx); err != nil {
 			return err
 		}
+		// River keeps the jobs in tables of its own, migrated by its tool.
+		if err := jobs.Migrate(ctx, d); err != nil {
+			return err
+		}
+		defer fmt.Fprintln(stdout, "river\tapplied (River's own migrations, for the jobs)")
 	case "down":
 		if err := d.MigrateDown(ctx, *steps); err != nil {
 			return err

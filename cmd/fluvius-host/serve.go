@@ -19,8 +19,10 @@ import (
 	"fluvius.dev/fluvius/authz"
 	"fluvius.dev/fluvius/blob"
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/jobs"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/subscribe"
 )
 
 type serveFlags struct {
@@ -34,7 +36,11 @@ type serveFlags struct {
 	guestTimeout time.Duration
 	fuel         int64
 	maxInstances int
-	auth         authFlags
+	// Event handlers and jobs: whether this host runs them, and how long
+	// a subscription's lease lasts without renewal.
+	handlers, runJobs bool
+	lease             time.Duration
+	auth              authFlags
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -51,6 +57,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&f.guestTimeout, "guest-timeout", 10*time.Second, "longest a host service (a state read) may take for a plugin; fuel bounds the plugin's own code")
 	fs.Int64Var(&f.fuel, "fuel", 0, "fuel budget of one plugin call in metering units; 0 means the default (1<<34)")
 	fs.IntVar(&f.maxInstances, "max-instances", 0, "instances per plugin; 0 means twice the CPUs")
+	fs.BoolVar(&f.handlers, "handlers", envOr("FLUVIUS_HANDLERS", "true") == "true", "run the plugins' event handlers on this host (env FLUVIUS_HANDLERS); each subscription runs on one host at a time")
+	fs.BoolVar(&f.runJobs, "jobs", envOr("FLUVIUS_JOBS", "true") == "true", "run the plugins' background jobs on this host (env FLUVIUS_JOBS)")
+	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -149,6 +158,28 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		log.Error("loading the registry's active plugins; retrying in the background", "err", err)
 	}
 	defer reg.Close()
+	// Jobs first: the handlers and the job outbox enqueue into it.
+	var queue *jobs.Queue
+	var internal []subscribe.Internal
+	if f.runJobs {
+		if queue, err = jobs.New(ctx, h, jobs.Options{Logger: log}); err != nil {
+			return err
+		}
+		if err := queue.Start(ctx); err != nil {
+			queue.Close()
+			return err
+		}
+		defer queue.Close()
+		internal = append(internal, queue.Outbox())
+	}
+	var runner *subscribe.Runner
+	if f.handlers {
+		if runner, err = subscribe.New(h, subscribe.Options{Lease: f.lease, Logger: log, Internal: internal}); err != nil {
+			return err
+		}
+		runner.Start(ctx)
+		defer runner.Close()
+	}
 	served := h.Plugins()
 	if len(served) == 0 {
 		log.Warn("no plugins are active; upload one (fluvius-host plugin push) or copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
@@ -157,7 +188,8 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
-	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg})
+	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg,
+		Subscriptions: runner, Jobs: queue})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
 	done := make(chan error, 1)

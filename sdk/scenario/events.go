@@ -190,6 +190,134 @@ func runEvent(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []str
 	if s.Then.Commands != nil {
 		fails = append(fails, checkCommands(m.Domain, *s.Then.Commands, res.Commands)...)
 	}
+	fails = append(fails, checkIssuedJobs(m, res.Jobs)...)
+	if s.Then.Jobs != nil {
+		fails = append(fails, checkJobs(*s.Then.Jobs, res.Jobs)...)
+	}
+	return fails
+}
+
+// JobEngine is an Engine that runs background jobs: a loaded plugin
+// (*host.Plugin) or Native.
+type JobEngine interface {
+	Engine
+	RunJob(ctx context.Context, req *abi.JobRequest, as abi.Caller) (*abi.HandlerResult, error)
+}
+
+func (n native) RunJob(_ context.Context, req *abi.JobRequest, _ abi.Caller) (*abi.HandlerResult, error) {
+	return n.d.Run(req)
+}
+
+// runJob runs one of the domain's jobs and compares the commands and jobs
+// it issues.
+func runJob(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []string {
+	je, ok := e.(JobEngine)
+	if !ok {
+		return []string{"when.job: this engine runs no jobs"}
+	}
+	w := s.When
+	found := false
+	for _, j := range m.Jobs {
+		found = found || j.Name == w.Job.Name
+	}
+	if !found {
+		return []string{"when.job: the domain has no job " + w.Job.Name}
+	}
+	at := DefaultTime
+	if w.Time != nil {
+		at = *w.Time
+	}
+	seeded, fails := foldGiven(ctx, e, s, at.UnixNano())
+	if fails != nil {
+		return fails
+	}
+	as := abi.Caller{UserID: "job:" + m.Domain + "." + w.Job.Name, Tenant: w.Job.Caller.Tenant}
+	if len(seeded) > 0 {
+		sd, ok := e.(Seeder)
+		if !ok {
+			return []string{"given: this engine cannot show a job the given aggregates"}
+		}
+		tenant, undo, err := sd.Seed(ctx, seeded)
+		if err != nil {
+			return []string{"given: " + err.Error()}
+		}
+		defer undo()
+		as.Tenant = tenant
+	}
+	args := []byte(w.Job.Args)
+	if len(args) == 0 {
+		args = []byte("{}")
+	}
+	res, err := je.RunJob(ctx, &abi.JobRequest{Job: w.Job.Name, JobID: "scenario-job", Args: args, Attempt: 1, Time: at.UnixNano(),
+		Caller: abi.Caller{UserID: w.Job.Caller.UserID, Tenant: w.Job.Caller.Tenant, Roles: w.Job.Caller.Roles}}, as)
+	if err != nil {
+		return checkError(s, "plugin-failed", err.Error())
+	}
+	if res.Status != abi.StatusOK {
+		return checkError(s, res.Error.Code, res.Error.Message)
+	}
+	if s.Then.Error != nil {
+		fails = append(fails, fmt.Sprintf("error: want %q, but the job succeeded with %s", s.Then.Error.Code, commandList(m.Domain, res.Commands)))
+	}
+	if s.Then.Commands != nil {
+		fails = append(fails, checkCommands(m.Domain, *s.Then.Commands, res.Commands)...)
+	}
+	fails = append(fails, checkIssuedJobs(m, res.Jobs)...)
+	if s.Then.Jobs != nil {
+		fails = append(fails, checkJobs(*s.Then.Jobs, res.Jobs)...)
+	}
+	return fails
+}
+
+// checkIssuedJobs holds enqueued jobs to what the host accepts: jobs the
+// manifest declares, with a JSON object for arguments.
+func checkIssuedJobs(m *abi.Manifest, jobs []abi.IssuedJob) []string {
+	var fails []string
+	for i, j := range jobs {
+		found := false
+		for _, spec := range m.Jobs {
+			found = found || spec.Name == j.Name
+		}
+		if !found {
+			fails = append(fails, fmt.Sprintf("jobs[%d]: the domain declares no job %s; the host would refuse it", i, j.Name))
+		}
+		var args map[string]any
+		if json.Unmarshal(j.Args, &args) != nil {
+			fails = append(fails, fmt.Sprintf("jobs[%d]: the arguments of %s are not a JSON object", i, j.Name))
+		}
+	}
+	return fails
+}
+
+func checkJobs(want []ExpectedJob, got []abi.IssuedJob) []string {
+	if len(want) != len(got) {
+		wn, gn := make([]string, len(want)), make([]string, len(got))
+		for i, w := range want {
+			wn[i] = w.Name
+		}
+		for i, g := range got {
+			gn[i] = g.Name
+		}
+		return []string{fmt.Sprintf("jobs: want [%s], got [%s]", strings.Join(wn, ", "), strings.Join(gn, ", "))}
+	}
+	var fails []string
+	for i, w := range want {
+		g := got[i]
+		path := fmt.Sprintf("jobs[%d]", i)
+		if w.Name != g.Name {
+			fails = append(fails, fmt.Sprintf("%s.name: want %q, got %q", path, w.Name, g.Name))
+			continue
+		}
+		if w.DelayMS != nil && *w.DelayMS != g.DelayMS {
+			fails = append(fails, fmt.Sprintf("%s.delay_ms: want %d, got %d", path, *w.DelayMS, g.DelayMS))
+		}
+		if w.UniqueKey != "" && w.UniqueKey != g.UniqueKey {
+			fails = append(fails, fmt.Sprintf("%s.unique_key: want %q, got %q", path, w.UniqueKey, g.UniqueKey))
+		}
+		if len(w.Args) > 0 {
+			fails = append(fails, match(path+".args", w.Args, g.Args)...)
+		}
+	}
 	return fails
 }
 

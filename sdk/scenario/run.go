@@ -69,6 +69,9 @@ func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 	if s.When.Event != nil {
 		return runEvent(ctx, e, m, s)
 	}
+	if s.When.Job != nil {
+		return runJob(ctx, e, m, s)
+	}
 	w := s.When
 	id := w.ID
 	if id == "" {
@@ -137,6 +140,12 @@ func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 	}
 	if len(s.Then.Response) > 0 && res.Status == abi.StatusOK {
 		fails = append(fails, match("response", s.Then.Response, res.Response)...)
+	}
+	if res.Status == abi.StatusOK {
+		fails = append(fails, checkIssuedJobs(m, res.Jobs)...)
+		if s.Then.Jobs != nil {
+			fails = append(fails, checkJobs(*s.Then.Jobs, res.Jobs)...)
+		}
 	}
 	return fails
 }

@@ -46,6 +46,8 @@ type When struct {
 	// that receives it) instead of a command being sent.
 	Event   *WhenEvent `json:"event,omitempty"`
 	Handler string     `json:"handler,omitempty"`
+	// Job, when set, runs one of the domain's jobs instead.
+	Job *WhenJob `json:"job,omitempty"`
 
 	Command  string          `json:"command"`
 	Resource string          `json:"resource"`
@@ -67,6 +69,22 @@ type WhenEvent struct {
 	Caller   Caller          `json:"caller,omitempty"`  // who sent the command that emitted it
 }
 
+// WhenJob is a run of one of the domain's background jobs.
+type WhenJob struct {
+	Name   string          `json:"name"`
+	Args   json.RawMessage `json:"args,omitempty"`
+	Caller Caller          `json:"caller,omitempty"` // who enqueued it
+}
+
+// ExpectedJob is a job a command, handler or job must enqueue. Args is a
+// subset match.
+type ExpectedJob struct {
+	Name      string          `json:"name"`
+	Args      json.RawMessage `json:"args,omitempty"`
+	DelayMS   *uint64         `json:"delay_ms,omitempty"`
+	UniqueKey string          `json:"unique_key,omitempty"`
+}
+
 // ExpectedCommand is a command a handler must issue. Payload is a subset
 // match; ID "" expects a command that creates.
 type ExpectedCommand struct {
@@ -82,6 +100,9 @@ type Then struct {
 	// Commands a handler must issue, in order; absent: not checked; []:
 	// none.
 	Commands *[]ExpectedCommand `json:"commands,omitempty"`
+	// Jobs the command, handler or job must enqueue, in order; absent: not
+	// checked; []: none.
+	Jobs *[]ExpectedJob `json:"jobs,omitempty"`
 	// Events expected, in order; absent: not checked; []: none.
 	Events *[]ExpectedEvent `json:"events,omitempty"`
 	// Error expected instead of success.
@@ -132,7 +153,19 @@ func Parse(b []byte, name string) (*File, error) {
 		return nil, fmt.Errorf("%s: a scenario file needs a domain and at least one scenario", name)
 	}
 	for i, s := range f.Scenarios {
-		if e := s.When.Event; e != nil {
+		if j := s.When.Job; j != nil {
+			if s.Name == "" || j.Name == "" || s.When.Command != "" || s.When.Event != nil {
+				return nil, fmt.Errorf("%s: scenario %d needs a name and when.job's name, and no when.command or when.event", name, i+1)
+			}
+			if s.Then.Events != nil || len(s.Then.State) > 0 || len(s.Then.Response) > 0 {
+				return nil, fmt.Errorf("%s: scenario %q: a job issues commands and jobs: then names those or an error", name, s.Name)
+			}
+			for _, g := range s.Given {
+				if g.Resource == "" || g.ID == "" {
+					return nil, fmt.Errorf("%s: scenario %q: a job's given events name the resource and id of their aggregate", name, s.Name)
+				}
+			}
+		} else if e := s.When.Event; e != nil {
 			if s.Name == "" || e.Type == "" || e.Resource == "" || s.When.Command != "" {
 				return nil, fmt.Errorf("%s: scenario %d needs a name and when.event's type and resource, and no when.command", name, i+1)
 			}

@@ -97,6 +97,19 @@ func Open(ctx context.Context, path string, opts Options) (*Driver, error) {
 	return d, nil
 }
 
+// OpenDB opens another connection to the database file, configured as the
+// driver's writer is (WAL, busy timeout, immediate transactions), for a
+// library that keeps its own tables beside the store's (River's jobs). The
+// caller closes it.
+func (d *Driver) OpenDB() (*sql.DB, error) {
+	db, err := sql.Open("sqlite", dsn(d.path, true))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
 // Name implements store.Driver.
 func (d *Driver) Name() string { return "sqlite" }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"time"
 
 	"fluvius.dev/fluvius/sdk"
 	"fluvius.dev/fluvius/sdk/jsonlite"
@@ -23,10 +24,11 @@ type Line struct {
 
 // Reservation is the stock held for one order.
 type Reservation struct {
-	OrderID string
-	Lines   []Line
-	Status  string // held, released
-	Reason  string
+	OrderID   string
+	Lines     []Line
+	Status    string // held, released
+	Reason    string
+	Reminders int64 // times the stock was found still held a day on
 }
 
 func writeLines(w *jsonlite.Writer, lines []Line) {
@@ -54,6 +56,7 @@ func (r *Reservation) EncodeJSON(w *jsonlite.Writer) {
 	if r.Reason != "" {
 		w.Key("reason").String(r.Reason)
 	}
+	w.Key("reminders").Int(r.Reminders)
 	w.EndObject()
 }
 
@@ -63,6 +66,7 @@ func (r *Reservation) DecodeJSON(v jsonlite.Value) error {
 	r.Lines = readLines(v.Get("lines"))
 	r.Status = v.Get("status").Str()
 	r.Reason = v.Get("reason").Str()
+	r.Reminders = v.Get("reminders").Int()
 	return nil
 }
 
@@ -75,6 +79,12 @@ func (r reserved) EncodeJSON(w *jsonlite.Writer) {
 	w.BeginObject().Key("order_id").String(r.order).Key("lines")
 	writeLines(w, r.lines)
 	w.EndObject()
+}
+
+type orderRef string
+
+func (o orderRef) EncodeJSON(w *jsonlite.Writer) {
+	w.BeginObject().Key("order_id").String(string(o)).EndObject()
 }
 
 type reason string
@@ -94,6 +104,7 @@ func init() {
 		sdk.Required("lines", sdk.Array(sdk.Object(sdk.Required("sku", sdk.String()), sdk.Required("quantity", sdk.Integer())))),
 		sdk.Required("status", sdk.String()),
 		sdk.Optional("reason", sdk.String()),
+		sdk.Optional("reminders", sdk.Integer()),
 	)).Query(sdk.QueryResource{Fields: []string{"order_id", "status"}})
 	res.Action(sdk.Action[Reservation]{
 		Name: "reserve-stock", Title: "Reserve stock for an order", EvtKey: "stock-reserved", New: true,
@@ -132,6 +143,36 @@ func init() {
 		r.Status, r.Reason = statusReleased, e.Data.Get("reason").Str()
 		return nil
 	})
+	res.Action(sdk.Action[Reservation]{
+		Name: "note-reminder", Title: "Note that the stock is still held", EvtKey: "reminder-noted",
+		Handle: func(c *sdk.Call, r *Reservation, p jsonlite.Value) error {
+			if r.Status != statusHeld {
+				return nil // released meanwhile: nothing to remind of
+			}
+			return c.Emit(nil)
+		},
+	})
+	res.Apply("reminder-noted", func(r *Reservation, e sdk.Event) error { r.Reminders++; return nil })
+
+	// A day after an order is placed, stock still held for it is noted:
+	// a background job, enqueued by the handler below.
+	Domain.AddJob(sdk.JobSpec{
+		Name: "remind-held-stock", Description: "Notes the stock still held for an order a day after it was placed",
+		Run: func(c *sdk.JobCall, args jsonlite.Value) error {
+			var filter jsonlite.Writer
+			filter.BeginObject().Key("order_id").String(args.Get("order_id").Str()).Key("status").String(statusHeld).EndObject()
+			found, err := c.Query("reservation", sdk.QueryRequest{Filter: string(filter.Bytes()), Limit: 10})
+			if err != nil {
+				return err
+			}
+			for _, rec := range found.Records {
+				if err := c.Send(sdk.Command{Name: "note-reminder", Resource: "reservation", AggregateID: rec.ID}); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	})
 
 	// An order placed reserves its lines: the reservation's id is derived
 	// from the event, so a redelivery reserves nothing twice.
@@ -144,6 +185,9 @@ func init() {
 				lines = append(lines, Line{SKU: it.Get("sku").Str(), Quantity: it.Get("quantity").Int()})
 				return true
 			})
+			if err := c.Enqueue(sdk.Job{Name: "remind-held-stock", Args: orderRef(c.AggregateID()), Delay: 24 * time.Hour}); err != nil {
+				return err
+			}
 			return c.Send(sdk.Command{Name: "reserve-stock", Resource: "reservation",
 				Payload: reserved{order: c.AggregateID(), lines: lines}})
 		},

@@ -1,7 +1,8 @@
 // Command inventory is a domain that reacts to another's events: when an
-// order is placed it reserves the order's lines, and when an order is
-// cancelled it releases them. Its handlers issue its own commands, which
-// the host sends through the same dispatcher as REST.
+// order is placed it reserves the order's lines and schedules a reminder a
+// day later (a background job, which notes the stock still held), and when
+// an order is cancelled it releases them. Its handlers and job issue its own
+// commands, which the host sends through the same dispatcher as REST.
 package main
 
 import "fluvius.dev/fluvius/sdk"

@@ -6,6 +6,13 @@
 //	      it issue a note the schema refuses (dead-lettered at once), an n
 //	      of 1000 or more fails until the item's "fixed" flag is set.
 //	noop  does nothing: the delivery path's own cost.
+//
+// and its jobs (for package jobs):
+//
+//	stamp  writes a note of args.item with args.n; enqueued by the command
+//	       stamp-item, and by copy for an n of 77
+//	flaky  fails its first two runs, then writes a note "flaky"
+//	tick   runs every second (its schedule) and writes a note "tick"
 package main
 
 import (
@@ -59,6 +66,19 @@ func init() {
 		}})
 	items.Action(sdk.Action[item]{Name: "fix-item", EvtKey: "item-fixed",
 		Handle: func(c *sdk.Call, t *item, p jsonlite.Value) error { return c.Emit(nil) }})
+	items.Apply("stamp-ordered", func(t *item, e sdk.Event) error { return nil })
+	items.Action(sdk.Action[item]{Name: "stamp-item", EvtKey: "stamp-ordered",
+		Payload: sdk.Object(sdk.Optional("job", sdk.String().Enum("stamp", "flaky"))),
+		Handle: func(c *sdk.Call, t *item, p jsonlite.Value) error {
+			job := p.Get("job").Str()
+			if job == "" {
+				job = "stamp"
+			}
+			if err := c.Enqueue(sdk.Job{Name: job, Args: raw(`{"item":"` + c.AggregateID() + `","n":` + itoa(t.N) + `}`)}); err != nil {
+				return err
+			}
+			return c.Emit(nil)
+		}})
 	notes := sdk.NewAggregate[note](d, "note")
 	notes.Apply("note-written", func(t *note, e sdk.Event) error {
 		t.Item, t.N = e.Data.Get("item").Str(), e.Data.Get("n").Int()
@@ -84,8 +104,28 @@ func init() {
 				return errors.New("the item is not fixed yet")
 			}
 		}
+		if n == 77 {
+			if err := c.Enqueue(sdk.Job{Name: "stamp", Args: raw(`{"item":"` + c.AggregateID() + `","n":77}`)}); err != nil {
+				return err
+			}
+		}
 		return c.Send(sdk.Command{Name: "write-note", Resource: "note",
 			Payload: raw(`{"item":"` + c.AggregateID() + `","n":` + itoa(n) + `}`)})
+	}})
+	note := func(c *sdk.JobCall, item string, n int64) error {
+		return c.Send(sdk.Command{Name: "write-note", Resource: "note", Payload: raw(`{"item":"` + item + `","n":` + itoa(n) + `}`)})
+	}
+	d.AddJob(sdk.JobSpec{Name: "stamp", Run: func(c *sdk.JobCall, args jsonlite.Value) error {
+		return note(c, args.Get("item").Str(), args.Get("n").Int())
+	}})
+	d.AddJob(sdk.JobSpec{Name: "flaky", MaxAttempts: 5, Run: func(c *sdk.JobCall, args jsonlite.Value) error {
+		if c.Attempt() < 3 {
+			return errors.New("not yet")
+		}
+		return note(c, "flaky", int64(c.Attempt()))
+	}})
+	d.AddJob(sdk.JobSpec{Name: "tick", Schedule: "@every 1s", Run: func(c *sdk.JobCall, args jsonlite.Value) error {
+		return note(c, "tick", 1)
 	}})
 	d.AddHandler(sdk.Handler{Name: "noop", Events: []string{"item-created"}, Handle: func(c *sdk.EventCall, e sdk.Event) error { return nil }})
 	sdk.Register(d)
