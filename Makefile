@@ -48,9 +48,9 @@ test: ## run every test of every module (vet first)
 race: ## run the host module's tests under the race detector
 	$(GO) test -count=1 -race ./...
 
-bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a naive baseline, catch-up reads
+bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a naive baseline, catch-up reads, handlers
 	@for m in $(EXAMPLES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
-	$(GO) test -run '^$$' -bench . -benchmem ./host ./admin ./store/postgres
+	$(GO) test -run '^$$' -bench . -benchmem ./host ./admin ./store/postgres ./subscribe
 
 bench-plugins: build ## per example and toolchain: size, cold/warm compile, instantiate, handle time
 	@mkdir -p build/bench
