@@ -50,6 +50,7 @@ type Result struct {
 	Error    Error       // 5: set unless Status is StatusOK
 	Deleted  bool        // 6: the command soft-deletes the aggregate
 	Jobs     []IssuedJob // 7, repeated: jobs to enqueue once it commits (FeatureJobs)
+	Attach   []string    // 8, repeated: media ids attached to the aggregate (FeatureMedia)
 }
 
 // ApplyRequest is the envelope ExportApply takes: fold Events into State.
@@ -275,6 +276,7 @@ func (r *Result) Encode(e *Encoder) {
 		e.Uint(6, 1)
 	}
 	encodeJobs(e, 7, r.Jobs)
+	e.Strings(8, r.Attach)
 }
 
 // Decode reads a result. Byte fields alias b.
@@ -304,6 +306,11 @@ func (r *Result) Decode(b []byte) error {
 			if err := decodeJob(d.Message(), &r.Jobs); err != nil {
 				return err
 			}
+		case 8:
+			if len(r.Attach) == MaxAttach {
+				return errTooManyAttach
+			}
+			r.Attach = append(r.Attach, d.String())
 		default:
 			d.Skip()
 		}

@@ -261,3 +261,77 @@ func (r *HandlerResult) Decode(b []byte) error {
 }
 
 var errTooManyCommands = errors.New("abi: a handler result issues more than 100 commands")
+
+// MaxAttach is how many media one command may attach.
+const MaxAttach = 100
+
+var errTooManyAttach = errors.New("abi: a result attaches more than 100 media")
+
+// MediaGetRequest asks fluvius_media_v1.get for a media's metadata.
+type MediaGetRequest struct {
+	ID string // 1
+}
+
+// MediaInfo is what fluvius_media_v1.get answers.
+type MediaInfo struct {
+	ID          string // 1
+	Name        string // 2
+	Size        int64  // 3
+	ContentType string // 4
+	SHA256      string // 5
+	Owner       string // 6
+	CreatedAt   int64  // 7: Unix nanoseconds
+}
+
+// Encode appends the request's encoding to e.
+func (r *MediaGetRequest) Encode(e *Encoder) { e.String(1, r.ID) }
+
+// Decode reads a media request.
+func (r *MediaGetRequest) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		if f == 1 {
+			r.ID = d.String()
+		} else {
+			d.Skip()
+		}
+	}
+	return d.Err()
+}
+
+// Encode appends the metadata's encoding to e.
+func (m *MediaInfo) Encode(e *Encoder) {
+	e.String(1, m.ID)
+	e.String(2, m.Name)
+	e.Int(3, m.Size)
+	e.String(4, m.ContentType)
+	e.String(5, m.SHA256)
+	e.String(6, m.Owner)
+	e.Int(7, m.CreatedAt)
+}
+
+// Decode reads media metadata.
+func (m *MediaInfo) Decode(b []byte) error {
+	d := NewDecoder(b)
+	for f, ok := d.Next(); ok; f, ok = d.Next() {
+		switch f {
+		case 1:
+			m.ID = d.String()
+		case 2:
+			m.Name = d.String()
+		case 3:
+			m.Size = d.Int()
+		case 4:
+			m.ContentType = d.String()
+		case 5:
+			m.SHA256 = d.String()
+		case 6:
+			m.Owner = d.String()
+		case 7:
+			m.CreatedAt = d.Int()
+		default:
+			d.Skip()
+		}
+	}
+	return d.Err()
+}

@@ -176,4 +176,5 @@ const (
 	FeatureSoftDelete     = "soft-delete"
 	FeatureEventHandlers  = "event-handlers"
 	FeatureJobs           = "jobs"
+	FeatureMedia          = "media"
 )

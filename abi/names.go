@@ -65,6 +65,8 @@ const (
 	ModuleAuthz = "fluvius_authz_v1"
 	// ModuleQuery lists read models of the guest's own domain.
 	ModuleQuery = "fluvius_query_v1"
+	// ModuleMedia reads the metadata of uploaded files of the tenant.
+	ModuleMedia = "fluvius_media_v1"
 	// ModuleWASI is the WASI preview 1 module. Toolchains import it for their
 	// runtimes; the host provides it with no filesystem, no network, no
 	// environment and a fake clock.
@@ -97,6 +99,11 @@ const (
 // negative result is a HostError.
 const FuncQueryList = "list"
 
+// FuncMediaGet (fluvius_media_v1): (ptr i32, len i32) -> i64. The input is
+// a MediaGetRequest; a result >= 0 is the length of a pending MediaInfo to
+// fetch with take_response; -1 when the tenant has no such media.
+const FuncMediaGet = "get"
+
 // HostFunctions lists every function the host provides, by module. A guest
 // importing anything else is refused at load time.
 var HostFunctions = map[string][]FuncSig{
@@ -105,6 +112,7 @@ var HostFunctions = map[string][]FuncSig{
 	ModuleState: {{Name: FuncStateGet, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}},
 	ModuleAuthz: {{Name: FuncCan, Params: []ValueType{I32, I32}, Results: []ValueType{I32}}},
 	ModuleQuery: {{Name: FuncQueryList, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}},
+	ModuleMedia: {{Name: FuncMediaGet, Params: []ValueType{I32, I32}, Results: []ValueType{I64}}},
 }
 
 // ValueType is a WebAssembly value type, spelled as in the text format.

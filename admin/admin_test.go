@@ -20,6 +20,7 @@ import (
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/blob/miniotest"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/internal/wasmbuild"
 	"fluvius.dev/fluvius/store"
@@ -31,6 +32,9 @@ import (
 var (
 	pluginsDir string
 	cacheDir   string
+	// orderWasm is the order example, loaded by the tests that need it
+	// (pluginsDir's plugins are loaded by every test server).
+	orderWasm string
 )
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
@@ -49,8 +53,14 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
+	orderWasm = filepath.Join(dir, "order.wasm")
+	if err := wasmbuild.GoBuild(context.Background(), "../plugins/examples/order", orderWasm); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	code := m.Run()
 	pgtest.Stop()
+	miniotest.Stop()
 	if code == 0 {
 		// fasthttp keeps a process-wide date ticker, and its worker pool
 		// cleaner sleeps out its interval after a shutdown; neither is ours.

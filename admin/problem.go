@@ -35,6 +35,7 @@ var kindStatus = map[host.Kind]int{
 	host.KindTooLarge:           http.StatusRequestEntityTooLarge,
 	host.KindForbidden:          http.StatusForbidden,
 	host.KindUnauthenticated:    http.StatusUnauthorized,
+	host.KindUnsupportedMedia:   http.StatusUnsupportedMediaType,
 }
 
 // problemError is an error the HTTP layer itself raises.

@@ -17,6 +17,7 @@ import (
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/jobs"
 	"fluvius.dev/fluvius/live"
+	"fluvius.dev/fluvius/media"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/subscribe"
@@ -55,6 +56,8 @@ type Options struct {
 	Subscriptions *subscribe.Runner
 	// Jobs is the host's job queue; nil leaves the jobs part out.
 	Jobs *jobs.Queue
+	// Media is the media service; nil leaves /_media out.
+	Media *media.Service
 }
 
 // Server is the HTTP API of a host.
@@ -80,6 +83,7 @@ type Server struct {
 	writeTimeout time.Duration
 	subs         *subscribe.Runner
 	jobs         *jobs.Queue
+	media        *media.Service
 }
 
 // New builds the HTTP API over h.
@@ -110,7 +114,7 @@ func New(h *host.Host, opts Options) *Server {
 	}
 	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes,
 		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit, ui: newSessions(),
-		liveOpts: opts.Live, writeTimeout: opts.WriteTimeout, subs: opts.Subscriptions, jobs: opts.Jobs}
+		liveOpts: opts.Live, writeTimeout: opts.WriteTimeout, subs: opts.Subscriptions, jobs: opts.Jobs, media: opts.Media}
 	s.live = live.NewHub(h.Store(), s.liveAccess, live.Options{MaxSubscribers: opts.Live.MaxClients,
 		Buffer: opts.Live.Buffer, BufferBytes: opts.Live.BufferBytes, Logger: opts.Logger})
 	s.app = fiber.New(fiber.Config{
@@ -143,6 +147,9 @@ func New(h *host.Host, opts Options) *Server {
 	}
 	if s.jobs != nil {
 		s.app.Get("/_admin/jobs", s.listJobs)
+	}
+	if s.media != nil {
+		s.routeMedia()
 	}
 	if s.keys != nil {
 		s.app.Post("/_admin/api-keys", s.createAPIKey)
@@ -209,7 +216,7 @@ func (s *Server) boundBody(c *fiber.Ctx) error {
 	// Whatever the route does, the connection carries no request after
 	// this one: body bytes left unread must never be parsed as a request.
 	c.Context().SetConnectionClose()
-	if c.Method() == fiber.MethodPost && (c.Path() == "/_admin/plugins" || c.Path() == "/admin/plugins") {
+	if c.Method() == fiber.MethodPost && (c.Path() == "/_admin/plugins" || c.Path() == "/admin/plugins" || c.Path() == "/_media" && s.media != nil) {
 		return c.Next()
 	}
 	if c.Request().Header.ContentLength() > s.bodyLimit {

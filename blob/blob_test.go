@@ -8,9 +8,41 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/goleak"
 
 	"fluvius.dev/fluvius/blob"
+	"fluvius.dev/fluvius/blob/blobtest"
+	"fluvius.dev/fluvius/blob/miniotest"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	miniotest.Stop()
+	if code == 0 {
+		// Idle keep-alive connections to the S3 server are the transport's,
+		// not leaks.
+		if err := goleak.Find(
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
+			os.Stderr.WriteString("goroutines leaked: " + err.Error() + "\n")
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+func TestLocalConformance(t *testing.T) {
+	blobtest.Exercise(t, func(t *testing.T) blob.Store {
+		s, err := blob.NewLocal(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
 
 func TestLocal(t *testing.T) {
 	ctx := context.Background()
@@ -36,14 +68,6 @@ func TestLocal(t *testing.T) {
 	if _, err := blob.GetContent(ctx, s, sum, 1<<20); err == nil || !strings.Contains(err.Error(), "altered") {
 		t.Errorf("an altered blob: %v", err)
 	}
-	if _, err := s.Get(ctx, "sha256/00/none"); !errors.Is(err, blob.ErrNotFound) {
-		t.Errorf("missing: %v", err)
-	}
-	for _, key := range []string{"", "../x", "a//b", "/abs", "a/./b", "A", "a\\b", "a/../../etc"} {
-		if _, err := s.Put(ctx, key, strings.NewReader("x")); err == nil {
-			t.Errorf("key %q accepted", key)
-		}
-	}
 	// A failed Put leaves neither the blob nor a temporary file.
 	if _, err := s.Put(ctx, "media/x", io.MultiReader(strings.NewReader("half"), failing{})); err == nil {
 		t.Fatal("a failing reader was stored")
@@ -51,14 +75,27 @@ func TestLocal(t *testing.T) {
 	if _, err := s.Get(ctx, "media/x"); !errors.Is(err, blob.ErrNotFound) {
 		t.Errorf("after a failed put: %v", err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "media", ".put-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, "media", ".put*")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	if err := s.Delete(ctx, blob.ContentKey(sum)); err != nil {
+}
+
+// TestLocalSweepSparesBlobs: a blob whose name looks like a temporary file
+// is not a leftover (keys cannot hold the '~' temporary names have).
+func TestLocalSweepSparesBlobs(t *testing.T) {
+	ctx := context.Background()
+	s, err := blob.NewLocal(t.TempDir())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Delete(ctx, blob.ContentKey(sum)); err != nil {
-		t.Fatalf("deleting twice: %v", err)
+	if _, err := s.Put(ctx, "media/.put-123", strings.NewReader("a blob")); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Sweep(ctx, time.Now().Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("swept %d: %v", n, err)
+	}
+	if _, err := s.Stat(ctx, "media/.put-123"); err != nil {
+		t.Error(err)
 	}
 }
 

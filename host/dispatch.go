@@ -407,6 +407,9 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if err := checkResult(p, spec, res); err != nil {
 		return nil, h.guestFailure(p, spec.Name, cmd.Caller, err)
 	}
+	if err := h.checkAttached(ctx, key.Tenant, res.Attach); err != nil {
+		return nil, err
+	}
 	body := commandBody{ID: cmd.AggregateID, Resource: cmd.Resource, Data: res.Response, Events: []EventView{}}
 	if body.Data == nil {
 		body.Data = res.State
@@ -454,8 +457,48 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		} else {
 			h.states.put(cacheKey, &store.StateRecord{StateKey: key, Data: res.State, Version: newVersion, ETag: etag})
 		}
+		h.recordAttached(ctx, key, res.Attach, now)
 	}
 	return res2, err
+}
+
+// checkAttached refuses a command attaching media its tenant does not have
+// (422, before anything is written): the client named a file that is not
+// there, or another tenant's.
+func (h *Host) checkAttached(ctx context.Context, tenant string, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	ms, ok := h.cfg.Store.(store.MediaStore)
+	if !ok {
+		return errorf(KindUnavailable, "media-unavailable", "this host's store keeps no media")
+	}
+	for _, id := range ids {
+		if len(id) > maxIDBytes {
+			return errorf(KindDomain, "media-not-found", "there is no media %.40q...", id)
+		}
+		if _, err := ms.MediaGet(ctx, tenant, id); errors.Is(err, store.ErrNotFound) {
+			return errorf(KindDomain, "media-not-found", "there is no media %s", id)
+		} else if err != nil {
+			return fmt.Errorf("checking media %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// recordAttached records, after the command committed, that its aggregate
+// references the media it attached. A media deleted in between is logged:
+// the command stands.
+func (h *Host) recordAttached(ctx context.Context, key store.StateKey, ids []string, now time.Time) {
+	if len(ids) == 0 {
+		return
+	}
+	ms := h.cfg.Store.(store.MediaStore)
+	err := ms.MediaRefsAdd(context.WithoutCancel(ctx), key.Tenant, ids, store.MediaRef{Domain: key.Domain, Resource: key.Resource,
+		AggregateID: key.ID, CreatedAt: now})
+	if err != nil {
+		h.cfg.Logger.Warn("recording attached media failed", "domain", key.Domain, "resource", key.Resource, "id", key.ID, "err", err)
+	}
 }
 
 // isClientError says whether err is an answer to the client (a refusal,
@@ -555,6 +598,9 @@ func checkResult(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
 	}
 	if res.Deleted && len(res.Events) == 0 {
 		return fmt.Errorf("command %s deleted its aggregate without an event recording it", spec.Name)
+	}
+	if len(res.Attach) > 0 && len(res.Events) == 0 {
+		return fmt.Errorf("command %s attached media without an event recording it", spec.Name)
 	}
 	for _, ev := range res.Events {
 		if !p.manifest.events[ev.Type] {

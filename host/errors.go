@@ -21,6 +21,7 @@ const (
 	KindTooLarge                       // 413: the request would read or write more than a bound allows
 	KindForbidden                      // 403: the caller lacks a permission the plugin declares
 	KindUnauthenticated                // 401: the plugin needs an authenticated caller and this one is anonymous
+	KindUnsupportedMedia               // 415: an upload of a type the host does not accept
 )
 
 // Error is a failure with what a client needs to know: a kind, a stable code,

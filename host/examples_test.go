@@ -84,6 +84,10 @@ func runScenarios(t *testing.T, p scenario.Engine, path string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if hp, ok := p.(*host.Plugin); ok {
+		// Given aggregates and media go into the plugin's host's store.
+		p = host.ScenarioEngine(hp)
+	}
 	outcomes, err := scenario.Run(ctx, p, f)
 	if err != nil {
 		t.Fatal(err)

@@ -88,6 +88,7 @@ func (h *Host) instantiateHostModules(ctx context.Context) error {
 		abi.ModuleState: {abi.FuncStateGet: h.stateGet},
 		abi.ModuleAuthz: {abi.FuncCan: h.can},
 		abi.ModuleQuery: {abi.FuncQueryList: h.queryList},
+		abi.ModuleMedia: {abi.FuncMediaGet: h.mediaGet},
 	}
 	for module, sigs := range abi.HostFunctions {
 		b := h.rt.NewHostModuleBuilder(module)
@@ -184,6 +185,40 @@ func (h *Host) stateGet(ctx context.Context, mod api.Module, stack []uint64) {
 	}
 	var e abi.Encoder
 	(&abi.StateRecord{Data: rec.Data, Version: rec.Version, ETag: rec.ETag, Tenant: rec.Tenant}).Encode(&e)
+	cs.pending = e.Bytes()
+	stack[0] = uint64(len(cs.pending))
+}
+
+// mediaGet: (ptr, len) -> i64. Reads an uploaded file's metadata, in the
+// tenant of the call only (another tenant's id is not found).
+func (h *Host) mediaGet(ctx context.Context, mod api.Module, stack []uint64) {
+	cs := stateOf(ctx)
+	in, ok := read(mod, uint64(api.DecodeU32(stack[0])), uint64(api.DecodeU32(stack[1])))
+	var req abi.MediaGetRequest
+	if cs == nil || !ok || req.Decode(in) != nil || !cs.readState {
+		stack[0] = api.EncodeI64(int64(abi.HostErrBadRequest))
+		return
+	}
+	ms, ok := h.cfg.Store.(store.MediaStore)
+	if !ok || len(req.ID) > maxIDBytes {
+		stack[0] = api.EncodeI64(int64(abi.HostErrNotFound))
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, h.cfg.GuestTimeout)
+	defer cancel()
+	m, err := ms.MediaGet(rctx, cs.tenant, req.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		stack[0] = api.EncodeI64(int64(abi.HostErrNotFound))
+		return
+	case err != nil:
+		h.cfg.Logger.Warn("guest media read failed", "domain", cs.plugin.Domain(), "err", err)
+		stack[0] = api.EncodeI64(int64(abi.HostErrUnavailable))
+		return
+	}
+	var e abi.Encoder
+	(&abi.MediaInfo{ID: m.ID, Name: m.Name, Size: m.Size, ContentType: m.ContentType, SHA256: m.SHA256, Owner: m.Owner,
+		CreatedAt: m.CreatedAt.UnixNano()}).Encode(&e)
 	cs.pending = e.Bytes()
 	stack[0] = uint64(len(cs.pending))
 }

@@ -355,6 +355,7 @@ var features = map[string]int{
 	abi.FeatureSoftDelete:     1,
 	abi.FeatureEventHandlers:  1,
 	abi.FeatureJobs:           1,
+	abi.FeatureMedia:          1,
 }
 
 // Features returns the host features plugins may require, by name.

@@ -285,6 +285,7 @@ func (a *Aggregate[S, P]) handle(c *Call, res *abi.Result) {
 	res.Response = c.response
 	res.Deleted = c.deleted
 	res.Jobs = c.jobs
+	res.Attach = c.attach
 	if len(c.events) == 0 && len(cmd.state) > 0 {
 		// Nothing happened: the state is the one the host sent, which
 		// loadState has just validated.

@@ -33,6 +33,31 @@ type Call struct {
 	made            uint8 // which of them: madeID, madeAggregateID, madeCaller
 	deleted         bool
 	jobs            []abi.IssuedJob
+	attach          []string
+}
+
+// Media reads the metadata of an uploaded file of the command's tenant:
+// found is false when there is none (or it is another tenant's). Its size,
+// type and hash are the host's, counted and sniffed at upload. A Host
+// without a MediaReader (natively) finds nothing.
+func (c *Call) Media(id string) (info abi.MediaInfo, found bool, err error) {
+	if m, ok := currentHost.(MediaReader); ok {
+		return m.Media(id)
+	}
+	return abi.MediaInfo{}, false, nil
+}
+
+// Attach attaches an uploaded file to the command's aggregate once the
+// command commits (with an event that records it): the file is then read
+// under the aggregate's read rules, and cannot be deleted while attached.
+// Check it with Media first; the host refuses the command (422
+// media-not-found) if the tenant has no such file.
+func (c *Call) Attach(mediaID string) error {
+	if len(c.attach) == abi.MaxAttach {
+		return errors.New("sdk: a command attaches at most 100 media")
+	}
+	c.attach = append(c.attach, mediaID)
+	return nil
 }
 
 // Enqueue asks for a background job of this domain to run once the command

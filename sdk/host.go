@@ -17,6 +17,11 @@ type Querier interface {
 	Query(req abi.QueryRequest) (abi.QueryResult, error)
 }
 
+// MediaReader is what a Host implements to answer Call.Media.
+type MediaReader interface {
+	Media(id string) (info abi.MediaInfo, found bool, err error)
+}
+
 // Authorizer is what a Host implements to answer Call.Can.
 type Authorizer interface {
 	Can(action, object string) (bool, error)

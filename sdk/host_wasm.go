@@ -24,6 +24,9 @@ func hostCan(ptr, n uint32) int32
 //go:wasmimport fluvius_query_v1 list
 func hostQueryList(ptr, n uint32) int64
 
+//go:wasmimport fluvius_media_v1 get
+func hostMediaGet(ptr, n uint32) int64
+
 // importHost reaches the host through the ABI's host modules.
 type importHost struct{}
 
@@ -96,4 +99,23 @@ func (importHost) Query(req abi.QueryRequest) (abi.QueryResult, error) {
 		return abi.QueryResult{}, err
 	}
 	return res, nil
+}
+
+func (importHost) Media(id string) (abi.MediaInfo, bool, error) {
+	var e abi.Encoder
+	(&abi.MediaGetRequest{ID: id}).Encode(&e)
+	req := e.Bytes()
+	n := hostMediaGet(bytesPtr(req), uint32(len(req)))
+	runtime.KeepAlive(req)
+	if n == int64(abi.HostErrNotFound) {
+		return abi.MediaInfo{}, false, nil
+	}
+	if n < 0 {
+		return abi.MediaInfo{}, false, abi.HostError(n)
+	}
+	var m abi.MediaInfo
+	if err := m.Decode(take(n)); err != nil {
+		return abi.MediaInfo{}, false, err
+	}
+	return m, true, nil
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -66,6 +67,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // envOr returns the environment variable's value, or def.
 func envOr(name, def string) string {
 	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+// envInt64 reads an integer from the environment, or returns def when the
+// variable is unset or not a number.
+func envInt64(name string, def int64) int64 {
+	if v, err := strconv.ParseInt(os.Getenv(name), 10, 64); err == nil {
 		return v
 	}
 	return def

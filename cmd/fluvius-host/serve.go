@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"fluvius.dev/fluvius/blob"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/jobs"
+	"fluvius.dev/fluvius/media"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/subscribe"
@@ -40,6 +42,7 @@ type serveFlags struct {
 	// a subscription's lease lasts without renewal.
 	handlers, runJobs bool
 	lease             time.Duration
+	mediaMaxBytes     int64
 	auth              authFlags
 }
 
@@ -59,6 +62,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&f.maxInstances, "max-instances", 0, "instances per plugin; 0 means twice the CPUs")
 	fs.BoolVar(&f.handlers, "handlers", envOr("FLUVIUS_HANDLERS", "true") == "true", "run the plugins' event handlers on this host (env FLUVIUS_HANDLERS); each subscription runs on one host at a time")
 	fs.BoolVar(&f.runJobs, "jobs", envOr("FLUVIUS_JOBS", "true") == "true", "run the plugins' background jobs on this host (env FLUVIUS_JOBS)")
+	fs.Int64Var(&f.mediaMaxBytes, "media-max-bytes", envInt64("FLUVIUS_MEDIA_MAX_BYTES", 100<<20), "largest file POST /_media takes, in bytes (env FLUVIUS_MEDIA_MAX_BYTES)")
 	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -146,7 +150,29 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if !ok {
 		return fmt.Errorf("the %s store keeps no plugin registry", storeName)
 	}
-	blobs, err := blob.NewLocal(f.blobsDir)
+	// Modules and media live in one blob store: S3 when FLUVIUS_S3_ENDPOINT
+	// is set (hosts sharing a database then share their files), else files
+	// under the blobs dir.
+	var blobs blob.Store
+	s3cfg, useS3, err := blob.S3ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	if useS3 {
+		if blobs, err = blob.NewS3(ctx, s3cfg); err != nil {
+			return fmt.Errorf("opening the S3 blob store: %w", err)
+		}
+	} else if blobs, err = blob.NewLocal(f.blobsDir); err != nil {
+		return err
+	}
+	mediaSecret := []byte(os.Getenv("FLUVIUS_MEDIA_SECRET"))
+	if len(mediaSecret) == 0 {
+		// Signed download URLs then last as long as this process: hosts
+		// sharing a database set one secret for all.
+		mediaSecret = make([]byte, 32)
+		rand.Read(mediaSecret)
+	}
+	mediaSvc, err := media.New(h, media.Config{Blobs: blobs, MaxBytes: f.mediaMaxBytes, Secret: mediaSecret, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -189,7 +215,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg,
-		Subscriptions: runner, Jobs: queue})
+		Subscriptions: runner, Jobs: queue, Media: mediaSvc})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
 	done := make(chan error, 1)

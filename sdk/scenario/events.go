@@ -25,7 +25,7 @@ type EventEngine interface {
 // delivery: in the tenant it returns, which the delivery is made in. undo
 // takes them away again.
 type Seeder interface {
-	Seed(ctx context.Context, states []Seeded) (tenant string, undo func(), err error)
+	Seed(ctx context.Context, states []Seeded, media []abi.MediaInfo) (tenant string, undo func(), err error)
 }
 
 // Seeded is one given aggregate, folded.
@@ -41,12 +41,24 @@ func (n native) OnEvent(_ context.Context, d *abi.EventDelivery, _ abi.Caller) (
 
 // Seed installs, natively, a host whose state reads and queries answer from
 // the given aggregates (queries by equality of top-level fields only).
-func (n native) Seed(_ context.Context, states []Seeded) (string, func(), error) {
-	prev := sdk.SetHost(&seededHost{states: states})
+func (n native) Seed(_ context.Context, states []Seeded, media []abi.MediaInfo) (string, func(), error) {
+	prev := sdk.SetHost(&seededHost{states: states, media: media})
 	return "", func() { sdk.SetHost(prev) }, nil
 }
 
-type seededHost struct{ states []Seeded }
+type seededHost struct {
+	states []Seeded
+	media  []abi.MediaInfo
+}
+
+func (h *seededHost) Media(id string) (abi.MediaInfo, bool, error) {
+	for _, m := range h.media {
+		if m.ID == id {
+			return m, true, nil
+		}
+	}
+	return abi.MediaInfo{}, false, nil
+}
 
 func (h *seededHost) Log(level abi.LogLevel, msg string) {}
 
@@ -133,12 +145,12 @@ func runEvent(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []str
 		return fails
 	}
 	as := abi.Caller{UserID: "handler:" + m.Domain + "." + handler}
-	if len(seeded) > 0 {
+	if len(seeded) > 0 || len(s.Media) > 0 {
 		sd, ok := e.(Seeder)
 		if !ok {
 			return []string{"given: this engine cannot show a handler the given aggregates"}
 		}
-		tenant, undo, err := sd.Seed(ctx, seeded)
+		tenant, undo, err := sd.Seed(ctx, seeded, s.mediaInfo())
 		if err != nil {
 			return []string{"given: " + err.Error()}
 		}
@@ -232,12 +244,12 @@ func runJob(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 		return fails
 	}
 	as := abi.Caller{UserID: "job:" + m.Domain + "." + w.Job.Name, Tenant: w.Job.Caller.Tenant}
-	if len(seeded) > 0 {
+	if len(seeded) > 0 || len(s.Media) > 0 {
 		sd, ok := e.(Seeder)
 		if !ok {
 			return []string{"given: this engine cannot show a job the given aggregates"}
 		}
-		tenant, undo, err := sd.Seed(ctx, seeded)
+		tenant, undo, err := sd.Seed(ctx, seeded, s.mediaInfo())
 		if err != nil {
 			return []string{"given: " + err.Error()}
 		}
@@ -421,4 +433,13 @@ func commandList(own string, cmds []abi.IssuedCommand) string {
 		names[i] = d + ":" + c.Name
 	}
 	return "[" + strings.Join(names, ", ") + "]"
+}
+
+// mediaInfo is the scenario's given media as the host describes them.
+func (s *Scenario) mediaInfo() []abi.MediaInfo {
+	out := make([]abi.MediaInfo, len(s.Media))
+	for i, m := range s.Media {
+		out[i] = abi.MediaInfo{ID: m.ID, Name: m.Name, Size: m.Size, ContentType: m.ContentType, SHA256: m.SHA256, Owner: m.Owner}
+	}
+	return out
 }

@@ -115,10 +115,24 @@ func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 		state = res.State
 	}
 
+	caller := abi.Caller{UserID: w.Caller.UserID, Tenant: w.Caller.Tenant, Roles: w.Caller.Roles}
+	if len(s.Media) > 0 {
+		sd, ok := e.(Seeder)
+		if !ok {
+			return []string{"media: this engine cannot show the plugin given media"}
+		}
+		tenant, undo, err := sd.Seed(ctx, nil, s.mediaInfo())
+		if err != nil {
+			return []string{"media: " + err.Error()}
+		}
+		defer undo()
+		if tenant != "" {
+			caller.Tenant = tenant
+		}
+	}
 	res, err := e.Handle(ctx, &abi.Command{
 		ID: "scenario-command", Domain: m.Domain, Name: w.Command, Resource: w.Resource, AggregateID: id,
-		Payload: payload, Caller: abi.Caller{UserID: w.Caller.UserID, Tenant: w.Caller.Tenant, Roles: w.Caller.Roles},
-		Time: at.UnixNano(), State: state, Version: version,
+		Payload: payload, Caller: caller, Time: at.UnixNano(), State: state, Version: version,
 	})
 	if err != nil {
 		return checkError(s, "plugin-failed", err.Error())
@@ -142,6 +156,18 @@ func runOne(ctx context.Context, e Engine, m *abi.Manifest, s *Scenario) []strin
 		fails = append(fails, match("response", s.Then.Response, res.Response)...)
 	}
 	if res.Status == abi.StatusOK {
+		for _, a := range res.Attach {
+			found := false
+			for _, g := range s.Media {
+				found = found || g.ID == a
+			}
+			if !found {
+				fails = append(fails, fmt.Sprintf("attach: the command attaches media %s, which the scenario does not give: the host would refuse it (media-not-found)", a))
+			}
+		}
+		if s.Then.Attach != nil && fmt.Sprint(*s.Then.Attach) != fmt.Sprint(res.Attach) {
+			fails = append(fails, fmt.Sprintf("attach: want %v, got %v", *s.Then.Attach, res.Attach))
+		}
 		fails = append(fails, checkIssuedJobs(m, res.Jobs)...)
 		if s.Then.Jobs != nil {
 			fails = append(fails, checkJobs(*s.Then.Jobs, res.Jobs)...)

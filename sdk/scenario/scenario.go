@@ -18,6 +18,8 @@ type File struct {
 type Scenario struct {
 	Name  string       `json:"name"`
 	Given []GivenEvent `json:"given,omitempty"`
+	// Media are uploaded files the plugin can look up (Call.Media).
+	Media []GivenMedia `json:"media,omitempty"`
 	When  When         `json:"when"`
 	Then  Then         `json:"then"`
 }
@@ -31,6 +33,16 @@ type GivenEvent struct {
 	Data     json.RawMessage `json:"data,omitempty"`
 	Resource string          `json:"resource,omitempty"`
 	ID       string          `json:"id,omitempty"`
+}
+
+// GivenMedia is an uploaded file, as the host describes it.
+type GivenMedia struct {
+	ID          string `json:"id"`
+	Name        string `json:"name,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	Owner       string `json:"owner,omitempty"`
 }
 
 // Caller is who sends the command.
@@ -103,6 +115,9 @@ type Then struct {
 	// Jobs the command, handler or job must enqueue, in order; absent: not
 	// checked; []: none.
 	Jobs *[]ExpectedJob `json:"jobs,omitempty"`
+	// Attach is the media ids the command attaches, in order; absent: not
+	// checked.
+	Attach *[]string `json:"attach,omitempty"`
 	// Events expected, in order; absent: not checked; []: none.
 	Events *[]ExpectedEvent `json:"events,omitempty"`
 	// Error expected instead of success.

@@ -56,6 +56,7 @@ func Exercise(t *testing.T, open Open) {
 		{"QueryGolden", testQueryGolden},
 		{"EventsLatest", testEventsLatest},
 		{"Subscriptions", testSubscriptions},
+		{"Media", testMedia},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,14 @@ type Order struct {
 	Carrier      string
 	Tracking     string
 	CancelReason string
+	Documents    []Document
+}
+
+// Document is an uploaded file attached to an order (an invoice, a
+// delivery note): the host keeps the file, the order its id.
+type Document struct {
+	MediaID, Name string
+	Size          int64
 }
 
 const (
@@ -67,6 +75,13 @@ func (o *Order) EncodeJSON(w *jsonlite.Writer) {
 	if o.CancelReason != "" {
 		w.Key("cancel_reason").String(o.CancelReason)
 	}
+	if len(o.Documents) > 0 {
+		w.Key("documents").BeginArray()
+		for _, d := range o.Documents {
+			w.BeginObject().Key("media_id").String(d.MediaID).Key("name").String(d.Name).Key("size").Int(d.Size).EndObject()
+		}
+		w.EndArray()
+	}
 	w.EndObject()
 }
 
@@ -80,6 +95,11 @@ func (o *Order) DecodeJSON(v jsonlite.Value) error {
 	o.Carrier = v.Get("carrier").Str()
 	o.Tracking = v.Get("tracking").Str()
 	o.CancelReason = v.Get("cancel_reason").Str()
+	o.Documents = o.Documents[:0]
+	v.Get("documents").Array(func(_ int, d jsonlite.Value) bool {
+		o.Documents = append(o.Documents, Document{MediaID: d.Get("media_id").Str(), Name: d.Get("name").Str(), Size: d.Get("size").Int()})
+		return true
+	})
 	return nil
 }
 
@@ -93,6 +113,15 @@ func (p placed) EncodeJSON(w *jsonlite.Writer) {
 	w.BeginObject().Key("customer").String(p.customer).Key("items")
 	writeItems(w, p.items)
 	w.Key("total_cents").Int(p.total).EndObject()
+}
+
+type document struct {
+	id, name string
+	size     int64
+}
+
+func (d document) EncodeJSON(w *jsonlite.Writer) {
+	w.BeginObject().Key("media_id").String(d.id).Key("name").String(d.name).Key("size").Int(d.size).EndObject()
 }
 
 type fields map[string]string
@@ -118,6 +147,8 @@ func init() {
 		sdk.Optional("carrier", sdk.String()),
 		sdk.Optional("tracking", sdk.String()),
 		sdk.Optional("cancel_reason", sdk.String()),
+		sdk.Optional("documents", sdk.Array(sdk.Object(
+			sdk.Required("media_id", sdk.String()), sdk.Required("name", sdk.String()), sdk.Required("size", sdk.Integer())))),
 	)).Query(sdk.QueryResource{
 		Fields: []string{"customer", "total_cents", "status", "placed_at", "carrier"},
 		Sort:   []string{"placed_at.desc"},
@@ -167,6 +198,41 @@ func init() {
 	})
 	orders.Apply("order-cancelled", func(o *Order, e sdk.Event) error {
 		o.Status, o.CancelReason = statusCancelled, e.Data.Get("reason").Str()
+		return nil
+	})
+	orders.Action(sdk.Action[Order]{
+		Name: "attach-document", Title: "Attach a document", EvtKey: "document-attached",
+		Description: "Attaches an uploaded PDF (POST /_media) to the order; it is then read under the order's rules.",
+		Payload:     sdk.Object(sdk.Required("media_id", sdk.String().MinLength(1).MaxLength(100))),
+		Handle: func(c *sdk.Call, o *Order, p jsonlite.Value) error {
+			id := p.Get("media_id").Str()
+			for _, d := range o.Documents {
+				if d.MediaID == id {
+					return nil // attached already
+				}
+			}
+			if len(o.Documents) >= 20 {
+				return sdk.Fail("too-many-documents", "an order keeps at most 20 documents")
+			}
+			info, found, err := c.Media(id)
+			if err != nil {
+				return err
+			}
+			if !found {
+				return sdk.Fail("media-not-found", "there is no uploaded file "+id)
+			}
+			if info.ContentType != "application/pdf" {
+				return sdk.Fail("document-not-pdf", "documents are PDF files; "+info.Name+" is "+info.ContentType)
+			}
+			if err := c.Attach(id); err != nil {
+				return err
+			}
+			return c.Emit(document{id: id, name: info.Name, size: info.Size})
+		},
+	})
+	orders.Apply("document-attached", func(o *Order, e sdk.Event) error {
+		o.Documents = append(o.Documents, Document{MediaID: e.Data.Get("media_id").Str(), Name: e.Data.Get("name").Str(),
+			Size: e.Data.Get("size").Int()})
 		return nil
 	})
 	orders.Apply("order-shipped", func(o *Order, e sdk.Event) error {

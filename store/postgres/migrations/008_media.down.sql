@@ -1,0 +1,2 @@
+DROP TABLE media_refs;
+DROP TABLE media;
