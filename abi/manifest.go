@@ -111,6 +111,9 @@ type CommandSpec struct {
 	// Deletes says the command may soft-delete its aggregate (Result's
 	// deleted); the host refuses a deletion a command does not declare.
 	Deletes bool `json:"deletes,omitempty"`
+	// Internal commands are sent only by the plugin's handlers and jobs:
+	// REST and MCP answer 404 for them (FeatureInternalCommands).
+	Internal bool `json:"internal,omitempty"`
 }
 
 // EventSpec is one event type an aggregate emits and folds.
@@ -177,4 +180,5 @@ const (
 	FeatureEventHandlers  = "event-handlers"
 	FeatureJobs           = "jobs"
 	FeatureMedia          = "media"
+	FeatureInternal       = "internal-commands"
 )

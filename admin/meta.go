@@ -53,6 +53,9 @@ func (s *Server) describeDomain(c *fiber.Ctx) error {
 	m := p.Manifest()
 	cmds := make([]commandView, 0, len(m.Commands))
 	for _, cmd := range m.Commands {
+		if cmd.Internal {
+			continue // sent by the domain's handlers and jobs only
+		}
 		v := commandView{CommandSpec: cmd}
 		for _, r := range cmd.Resources {
 			id := "{id}"

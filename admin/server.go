@@ -17,6 +17,7 @@ import (
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/jobs"
 	"fluvius.dev/fluvius/live"
+	"fluvius.dev/fluvius/mcp"
 	"fluvius.dev/fluvius/media"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
@@ -58,6 +59,8 @@ type Options struct {
 	Jobs *jobs.Queue
 	// Media is the media service; nil leaves /_media out.
 	Media *media.Service
+	// MCP is the MCP endpoint; nil leaves /mcp out.
+	MCP *mcp.Service
 }
 
 // Server is the HTTP API of a host.
@@ -84,6 +87,9 @@ type Server struct {
 	subs         *subscribe.Runner
 	jobs         *jobs.Queue
 	media        *media.Service
+	mcp          *mcp.Service
+	// shutdown is closed when Shutdown begins: streams end.
+	shutdown chan struct{}
 }
 
 // New builds the HTTP API over h.
@@ -114,7 +120,8 @@ func New(h *host.Host, opts Options) *Server {
 	}
 	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes,
 		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit, ui: newSessions(),
-		liveOpts: opts.Live, writeTimeout: opts.WriteTimeout, subs: opts.Subscriptions, jobs: opts.Jobs, media: opts.Media}
+		liveOpts: opts.Live, writeTimeout: opts.WriteTimeout, subs: opts.Subscriptions, jobs: opts.Jobs, media: opts.Media,
+		mcp: opts.MCP, shutdown: make(chan struct{})}
 	s.live = live.NewHub(h.Store(), s.liveAccess, live.Options{MaxSubscribers: opts.Live.MaxClients,
 		Buffer: opts.Live.Buffer, BufferBytes: opts.Live.BufferBytes, Logger: opts.Logger})
 	s.app = fiber.New(fiber.Config{
@@ -139,6 +146,7 @@ func New(h *host.Host, opts Options) *Server {
 	s.app.Get("/_meta/:domain", s.describeDomain)
 	s.app.Get("/_meta/:target/", s.describeResource)
 	s.app.Get("/_events", s.liveEvents)
+	s.app.Post("/_batch", s.batch)
 	if s.subs != nil {
 		s.app.Get("/_admin/subscriptions", s.listSubscriptions)
 		s.app.Get("/_admin/subscriptions/:name/dead-letters", s.listDeadLetters)
@@ -150,6 +158,9 @@ func New(h *host.Host, opts Options) *Server {
 	}
 	if s.media != nil {
 		s.routeMedia()
+	}
+	if s.mcp != nil {
+		s.routeMCP()
 	}
 	if s.keys != nil {
 		s.app.Post("/_admin/api-keys", s.createAPIKey)
@@ -193,6 +204,11 @@ func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 // streams are ended first (they would keep their connections busy for
 // good), each with the reason.
 func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.shutdown:
+	default:
+		close(s.shutdown)
+	}
 	s.live.Close()
 	err := s.app.ShutdownWithContext(ctx)
 	done := make(chan struct{})

@@ -472,6 +472,9 @@ func (s *Server) domainPage(c *fiber.Ctx, u *uiContext, domain string, answer *u
 	m := p.Manifest()
 	var cmds []uiCommand
 	for _, cmd := range m.Commands {
+		if cmd.Internal {
+			continue // sent by the domain's handlers and jobs only
+		}
 		cmds = append(cmds, uiCommand{CommandSpec: cmd, Fields: fieldsOf(cmd.Payload)})
 	}
 	var resources []string

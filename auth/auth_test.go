@@ -232,6 +232,7 @@ func TestRefused(t *testing.T) {
 		{"sub like a role", both, hs(with("sub", "role:admin")), "user id not accepted"},
 		{"sub like an aggregate role", both, hs(with("sub", "aggregate:owner")), "user id not accepted"},
 		{"sub like an event handler", both, hs(with("sub", "handler:inventory.reserve-stock")), "user id not accepted"},
+		{"sub like a job", both, hs(with("sub", "job:inventory.remind-held-stock")), "user id not accepted"},
 		{"tenant too long", both, hs(with("tenant", strings.Repeat("t", MaxIDLen+1))), "tenant not accepted"},
 		{"tenant with tab", both, hs(with("tenant", "a\tb")), "tenant not accepted"},
 		{"tenant not a string", both, hs(with("tenant", []string{"a"})), "tenant not accepted"},

@@ -112,11 +112,11 @@ func validID(s string) bool {
 
 // reservedUser reports whether a user id from outside (a token, a proxy
 // header) starts like a subject the host gives meaning to: an API key
-// ("key:"), a role ("role:"), an aggregate role ("aggregate:") or an event
-// handler ("handler:"). Such an id would match the policies written for
-// those, so it is refused.
+// ("key:"), a role ("role:"), an aggregate role ("aggregate:"), an event
+// handler ("handler:") or a job ("job:"). Such an id would match the
+// policies written for those, or send internal commands, so it is refused.
 func reservedUser(id string) bool {
-	for _, p := range [...]string{"key:", "role:", "aggregate:", "handler:"} {
+	for _, p := range [...]string{"key:", "role:", "aggregate:", "handler:", "job:"} {
 		if strings.HasPrefix(id, p) {
 			return true
 		}

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -139,6 +140,10 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, er
 	p, spec, err := h.resolve(cmd.Domain, cmd.Name, cmd.Resource)
 	if err != nil {
 		return nil, err
+	}
+	if spec.Internal && !InternalCaller(cmd.Caller, cmd.Domain) {
+		// Clients learn nothing of it: the answer of a missing command.
+		return nil, errorf(KindNotFound, "unknown-command", "domain %s has no command %q", cmd.Domain, cmd.Name)
 	}
 	defer h.count(cmd.Domain, &err)
 	if cmd.New && !spec.New {
@@ -278,6 +283,12 @@ func checkID(what, id string, max int) error {
 	return nil
 }
 
+// InternalCaller reports whether caller is one of domain's own handlers or
+// jobs, the only callers of its internal commands.
+func InternalCaller(caller abi.Caller, domain string) bool {
+	return strings.HasPrefix(caller.UserID, "handler:"+domain+".") || strings.HasPrefix(caller.UserID, "job:"+domain+".")
+}
+
 // resolve finds the plugin and command spec, or says which part is unknown.
 func (h *Host) resolve(domain, command, resource string) (*Plugin, *abi.CommandSpec, error) {
 	p := h.Plugin(domain)
@@ -343,7 +354,12 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	// An id the host has just made up names nothing yet: no need to look.
 	// (Were it ever taken, the append at version 0 would still conflict.)
 	cacheKey := cmd.aggregateKey()
-	if !cmd.New && cmd.IfMatch == "" {
+	st := stageOf(ctx)
+	if st != nil && !cmd.New {
+		// An earlier command of the same atomic batch wrote it.
+		current = st.states[cacheKey]
+	}
+	if !cmd.New && cmd.IfMatch == "" && current == nil {
 		current = h.states.get(cacheKey)
 	}
 	if !cmd.New && current == nil {
@@ -457,7 +473,12 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		} else {
 			h.states.put(cacheKey, &store.StateRecord{StateKey: key, Data: res.State, Version: newVersion, ETag: etag})
 		}
-		h.recordAttached(ctx, key, res.Attach, now)
+		if st != nil {
+			st.note(cacheKey, &store.StateRecord{StateKey: key, Data: res.State, Version: newVersion, ETag: etag},
+				func() { h.recordAttached(ctx, key, res.Attach, now) })
+		} else {
+			h.recordAttached(ctx, key, res.Attach, now)
+		}
 	}
 	return res2, err
 }
@@ -530,6 +551,11 @@ func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem
 		write.Idempotency = &rec
 	}
 	if write.Append == nil && write.Idempotency == nil {
+		return res, nil
+	}
+	if st := stageOf(ctx); st != nil {
+		// An atomic batch writes everything together once all is decided.
+		st.writes = append(st.writes, write)
 		return res, nil
 	}
 	c := h.committers[h.nextCommit.Add(1)%uint64(len(h.committers))]

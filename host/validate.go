@@ -356,6 +356,7 @@ var features = map[string]int{
 	abi.FeatureEventHandlers:  1,
 	abi.FeatureJobs:           1,
 	abi.FeatureMedia:          1,
+	abi.FeatureInternal:       1,
 }
 
 // Features returns the host features plugins may require, by name.

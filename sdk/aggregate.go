@@ -40,6 +40,9 @@ type Action[S any] struct {
 	// Deletes lets the handler soft-delete the aggregate (Call.Delete);
 	// the host refuses a deletion from an action that does not say so.
 	Deletes bool
+	// Internal keeps the command from clients: only this domain's handlers
+	// and jobs send it (REST and MCP answer 404).
+	Internal bool
 	// Handle checks invariants against state and emits events. Returning a
 	// *DomainError refuses the command (422), an *InvalidError rejects the
 	// payload (400), any other error fails it (500). The Call, the state and
@@ -176,7 +179,7 @@ func (a *Aggregate[S, P]) info() aggregateInfo {
 		info.actions = append(info.actions, actionInfo{
 			name: act.Name, title: act.Title, description: act.Description, evtKey: act.EvtKey,
 			resources: act.Resources, new: act.New, payload: act.Payload, policy: act.Policy,
-			authRequired: act.AuthRequired, deletes: act.Deletes,
+			authRequired: act.AuthRequired, deletes: act.Deletes, internal: act.Internal,
 		})
 	}
 	return info

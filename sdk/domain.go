@@ -59,7 +59,7 @@ type aggregateInfo struct {
 type actionInfo struct {
 	name, title, description, evtKey, policy string
 	resources                                []string
-	new, authRequired, deletes               bool
+	new, authRequired, deletes, internal     bool
 	payload                                  *Schema
 }
 
@@ -168,6 +168,9 @@ func (d *Domain) Manifest() []byte {
 			}
 			if c.deletes {
 				w.Key("deletes").Bool(true)
+			}
+			if c.internal {
+				w.Key("internal").Bool(true)
 			}
 			w.EndObject()
 		}
@@ -339,6 +342,9 @@ func (d *Domain) requires() []string {
 			if c.deletes {
 				used[abi.FeatureSoftDelete] = true
 			}
+			if c.internal {
+				used[abi.FeatureInternal] = true
+			}
 		}
 	}
 	if len(d.handlers) > 0 {
@@ -348,7 +354,7 @@ func (d *Domain) requires() []string {
 		used[abi.FeatureJobs] = true
 	}
 	var out []string
-	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeatureEventHandlers, abi.FeatureJobs, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
+	for _, f := range []string{abi.FeatureAggregateRoles, abi.FeatureAuthRequired, abi.FeatureEventHandlers, abi.FeatureInternal, abi.FeatureJobs, abi.FeaturePolicies, abi.FeatureQuery, abi.FeatureSoftDelete} {
 		if used[f] {
 			out = append(out, f)
 		}

@@ -3,6 +3,7 @@ package subscribe
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,11 @@ func TestFailuresAreRetriedThenDeadLettered(t *testing.T) {
 			Payload: []byte(fmt.Sprintf(`{"n":%d}`, n)), Caller: caller("ann", "")}).AggregateID
 	}
 	eventually(t, "relay.copy caught up", func() bool { return caughtUp(t, r, "relay.copy", 5) })
+	// write-note is internal: its handler sends it, clients cannot.
+	if _, err := h.Dispatch(ctx, &host.Command{Domain: "relay", Name: "write-note", Resource: "note", New: true,
+		Payload: []byte(`{"item":"x","n":1}`), Caller: caller("ann", "")}); err == nil || !strings.Contains(err.Error(), "unknown-command") {
+		t.Fatalf("a client sent an internal command: %v", err)
+	}
 	notes := eventsOfType(t, st, "note-written")
 	var noted []float64
 	for _, ev := range notes {

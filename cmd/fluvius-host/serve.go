@@ -21,6 +21,7 @@ import (
 	"fluvius.dev/fluvius/blob"
 	"fluvius.dev/fluvius/host"
 	"fluvius.dev/fluvius/jobs"
+	"fluvius.dev/fluvius/mcp"
 	"fluvius.dev/fluvius/media"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
@@ -206,6 +207,10 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		runner.Start(ctx)
 		defer runner.Close()
 	}
+	// MCP: the same callers, authentication and dispatcher as REST.
+	mcpSvc := mcp.New(h, mcp.Options{Auth: authn, Logger: log, Version: version})
+	mcpSvc.Start(ctx)
+	defer mcpSvc.Close()
 	served := h.Plugins()
 	if len(served) == 0 {
 		log.Warn("no plugins are active; upload one (fluvius-host plugin push) or copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
@@ -215,7 +220,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg,
-		Subscriptions: runner, Jobs: queue, Media: mediaSvc})
+		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
 	done := make(chan error, 1)

@@ -144,7 +144,7 @@ func init() {
 		return nil
 	})
 	res.Action(sdk.Action[Reservation]{
-		Name: "note-reminder", Title: "Note that the stock is still held", EvtKey: "reminder-noted",
+		Name: "note-reminder", Title: "Note that the stock is still held", EvtKey: "reminder-noted", Internal: true,
 		Handle: func(c *sdk.Call, r *Reservation, p jsonlite.Value) error {
 			if r.Status != statusHeld {
 				return nil // released meanwhile: nothing to remind of

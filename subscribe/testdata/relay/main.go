@@ -84,7 +84,7 @@ func init() {
 		t.Item, t.N = e.Data.Get("item").Str(), e.Data.Get("n").Int()
 		return nil
 	})
-	notes.Action(sdk.Action[note]{Name: "write-note", EvtKey: "note-written", New: true,
+	notes.Action(sdk.Action[note]{Name: "write-note", EvtKey: "note-written", New: true, Internal: true,
 		Payload: sdk.Object(sdk.Required("item", sdk.String().MinLength(1)), sdk.Required("n", sdk.Integer().Min(1))),
 		Handle: func(c *sdk.Call, t *note, p jsonlite.Value) error {
 			return c.Emit(raw(`{"item":"` + p.Get("item").Str() + `","n":` + itoa(p.Get("n").Int()) + `}`))
