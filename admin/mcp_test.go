@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,13 +69,23 @@ func startMCP(t *testing.T) (*server, *host.Host) {
 // listener.
 func connect(t *testing.T, url, token string, onChange func()) *sdk.ClientSession {
 	t.Helper()
+	return connectLogged(t, url, token, onChange, nil)
+}
+
+// connectLogged is connect, writing the session's JSON-RPC messages to log.
+func connectLogged(t *testing.T, url, token string, onChange func(), log io.Writer) *sdk.ClientSession {
+	t.Helper()
 	opts := &sdk.ClientOptions{}
 	if onChange != nil {
 		opts.ToolListChangedHandler = func(context.Context, *sdk.ToolListChangedRequest) { onChange() }
 	}
 	client := sdk.NewClient(&sdk.Implementation{Name: "fluvius-test", Version: "1"}, opts)
+	var rt http.RoundTripper = bearerTransport{token}
+	if log != nil {
+		rt = &wireLog{inner: rt, w: log}
+	}
 	cs, err := client.Connect(context.Background(), &sdk.StreamableClientTransport{Endpoint: url + "/mcp",
-		HTTPClient: &http.Client{Transport: bearerTransport{token}}}, nil)
+		HTTPClient: &http.Client{Transport: rt}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +127,9 @@ func TestMCPSession(t *testing.T) {
 	}
 
 	changed := make(chan struct{}, 8)
-	cs := connect(t, s.url, key, func() { changed <- struct{}{} })
+	var transcript bytes.Buffer
+	cs := connectLogged(t, s.url, key, func() { changed <- struct{}{} }, &transcript)
+	defer func() { t.Logf("the session's messages:\n%s", transcript.String()) }()
 	names := toolNames(t, cs)
 	for _, want := range []string{"user.create-user", "user.update-user", "user.user.list", "faulty.create"} {
 		if !slices.Contains(names, want) {
@@ -252,3 +267,44 @@ func TestMCPTypeScriptClient(t *testing.T) {
 	}
 	t.Logf("the TypeScript client saw %s", out)
 }
+
+// wireLog writes what goes over the wire of an MCP session: each request's
+// method and JSON body, and each answer's body as the client reads it
+// (server-sent events included).
+type wireLog struct {
+	inner http.RoundTripper
+	mu    sync.Mutex
+	w     io.Writer
+}
+
+func (l *wireLog) write(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, format, args...)
+}
+
+func (l *wireLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	l.write("> %s %s %s\n", r.Method, r.URL.Path, bytes.TrimSpace(body))
+	res, err := l.inner.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	l.write("< %d %s\n", res.StatusCode, res.Header.Get("Content-Type"))
+	res.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(res.Body, writerFunc(func(p []byte) (int, error) {
+		l.write("< %s\n", bytes.TrimSpace(p))
+		return len(p), nil
+	})), res.Body}
+	return res, nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
