@@ -146,6 +146,7 @@ func New(h *host.Host, opts Options) *Server {
 	s.app.Get("/_meta/:domain", s.describeDomain)
 	s.app.Get("/_meta/:target/", s.describeResource)
 	s.app.Get("/_events", s.liveEvents)
+	s.routeOpenAPI()
 	s.app.Post("/_batch", s.batch)
 	if s.subs != nil {
 		s.app.Get("/_admin/subscriptions", s.listSubscriptions)
