@@ -19,6 +19,7 @@ import (
 	"fluvius.dev/fluvius/live"
 	"fluvius.dev/fluvius/mcp"
 	"fluvius.dev/fluvius/media"
+	"fluvius.dev/fluvius/metrics"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/subscribe"
@@ -61,6 +62,8 @@ type Options struct {
 	Media *media.Service
 	// MCP is the MCP endpoint; nil leaves /mcp out.
 	MCP *mcp.Service
+	// Metrics is the host's Prometheus registry; nil leaves /metrics out.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP API of a host.
@@ -88,6 +91,7 @@ type Server struct {
 	jobs         *jobs.Queue
 	media        *media.Service
 	mcp          *mcp.Service
+	metrics      *metrics.Metrics
 	// shutdown is closed when Shutdown begins: streams end.
 	shutdown chan struct{}
 }
@@ -121,7 +125,7 @@ func New(h *host.Host, opts Options) *Server {
 	s := &Server{host: h, auth: opts.Auth, keys: opts.APIKeys, authz: opts.Authz, log: opts.Logger, pageBytes: opts.EventsPageBytes,
 		registry: opts.Registry, maxModule: opts.MaxModuleBytes, bodyLimit: opts.BodyLimit, ui: newSessions(),
 		liveOpts: opts.Live, writeTimeout: opts.WriteTimeout, subs: opts.Subscriptions, jobs: opts.Jobs, media: opts.Media,
-		mcp: opts.MCP, shutdown: make(chan struct{})}
+		mcp: opts.MCP, metrics: opts.Metrics, shutdown: make(chan struct{})}
 	s.live = live.NewHub(h.Store(), s.liveAccess, live.Options{MaxSubscribers: opts.Live.MaxClients,
 		Buffer: opts.Live.Buffer, BufferBytes: opts.Live.BufferBytes, Logger: opts.Logger})
 	s.app = fiber.New(fiber.Config{
@@ -140,12 +144,16 @@ func New(h *host.Host, opts Options) *Server {
 		StreamRequestBody: true,
 	})
 	s.app.Server().Handler = rejectUnknownMethods(s.app.Server().Handler)
+	if s.metrics != nil {
+		s.app.Use(s.timeRequests)
+	}
 	s.app.Use(s.boundBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/_meta", s.listDomains)
 	s.app.Get("/_meta/:domain", s.describeDomain)
 	s.app.Get("/_meta/:target/", s.describeResource)
 	s.app.Get("/_events", s.liveEvents)
+	s.routeOps()
 	s.routeOpenAPI()
 	s.app.Post("/_batch", s.batch)
 	if s.subs != nil {

@@ -683,7 +683,9 @@ type domainCounters struct {
 func (h *Host) count(domain string, err *error) {
 	v, ok := h.counts.Load(domain)
 	if !ok {
-		v, _ = h.counts.LoadOrStore(domain, &domainCounters{})
+		// The name may alias a request's buffer (Fiber's strings do): the
+		// map keeps a copy of its own.
+		v, _ = h.counts.LoadOrStore(strings.Clone(domain), &domainCounters{})
 	}
 	c := v.(*domainCounters)
 	c.commands.Add(1)

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fluvius.dev/fluvius/blob"
@@ -51,11 +52,13 @@ func (o Options) withDefaults() Options {
 
 // Registry drives one host's plugins from the shared registry.
 type Registry struct {
-	host  *host.Host
-	store store.PluginStore
-	blobs blob.Store
-	log   *slog.Logger
-	opts  Options
+	// synced: a convergence succeeded (Loaded).
+	synced atomic.Bool
+	host   *host.Host
+	store  store.PluginStore
+	blobs  blob.Store
+	log    *slog.Logger
+	opts   Options
 
 	mu   sync.Mutex // serialises this host's changes of what it serves
 	seen int64      // the registry version this host has converged on
@@ -83,10 +86,22 @@ func New(h *host.Host, ps store.PluginStore, blobs blob.Store, log *slog.Logger,
 // the first convergence's; polling goes on regardless.
 func (r *Registry) Start(ctx context.Context) error {
 	err := r.Sync(ctx)
+	if err == nil {
+		r.synced.Store(true)
+	}
 	r.wg.Add(2)
 	go r.poll()
 	go r.warmer()
 	return err
+}
+
+// Loaded says whether the host serves the registry's active plugins: nil
+// once a convergence succeeded (readiness).
+func (r *Registry) Loaded() error {
+	if r.synced.Load() {
+		return nil
+	}
+	return errors.New("the registry's active plugins are not loaded yet")
 }
 
 // Close stops polling.
@@ -111,6 +126,8 @@ func (r *Registry) poll() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			if err := r.Sync(ctx); err != nil && !errors.Is(err, store.ErrClosed) {
 				r.log.Warn("registry: converging failed; retrying", "err", err)
+			} else if err == nil {
+				r.synced.Store(true)
 			}
 			cancel()
 		}

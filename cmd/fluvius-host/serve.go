@@ -23,6 +23,7 @@ import (
 	"fluvius.dev/fluvius/jobs"
 	"fluvius.dev/fluvius/mcp"
 	"fluvius.dev/fluvius/media"
+	"fluvius.dev/fluvius/metrics"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/subscribe"
@@ -220,7 +221,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg,
-		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc})
+		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc, Metrics: metrics.New(h)})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
 	done := make(chan error, 1)

@@ -1,0 +1,59 @@
+package admin_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/metrics"
+	"fluvius.dev/fluvius/store"
+)
+
+// /readyz names its checks; /metrics is Prometheus text for the admin role,
+// with the host's commands and the HTTP timings.
+func TestReadyAndMetrics(t *testing.T) {
+	onDrivers(t, func(t *testing.T, fresh func() string) {
+		s := startServerOn(t, fresh(), nil, func(h *host.Host, st store.Driver, o *admin.Options) {
+			o.Metrics = metrics.New(h)
+			o.Auth = &auth.Authenticator{AdminKey: testAdminKey, Keys: auth.NewAPIKeys(st.(store.APIKeyStore))}
+		})
+		ready := s.do(t, "GET", "/readyz", "").want(t, 200)
+		checks := ready.body["checks"].(map[string]any)
+		if ready.body["ready"] != true || checks["store"] != "ok" || checks["migrations"] != "ok" || checks["domains"] != float64(2) {
+			t.Fatalf("readyz: %s", ready.raw)
+		}
+		s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`).want(t, 201)
+		s.do(t, "POST", "/user:create-user/user/:new", `{"email":"nope","name":"Bo"}`).problem(t, 422, "invalid-email")
+		s.do(t, "GET", "/metrics", "").problem(t, 401, "unauthenticated")
+		req, _ := http.NewRequest("GET", s.url+"/metrics", nil)
+		req.Header.Set("Authorization", "Bearer "+testAdminKey)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		text := string(body)
+		for _, want := range []string{
+			`fluvius_commands_total{domain="user",outcome="ok"} 1`,
+			`fluvius_commands_total{domain="user",outcome="refused"} 1`,
+			`fluvius_http_request_duration_seconds_count{method="POST",route="command",status="2xx"} 1`,
+			`fluvius_http_request_duration_seconds_count{method="POST",route="command",status="4xx"} 1`,
+			`fluvius_plugin_instances{domain="user",state="idle"}`,
+			`fluvius_commit_commands_total 1`,
+			`fluvius_store_up 1`,
+			`go_goroutines`,
+		} {
+			if !strings.Contains(text, want) {
+				t.Fatalf("/metrics lacks %s:\n%.3000s", want, text)
+			}
+		}
+		if strings.Contains(fresh(), "postgres") != strings.Contains(text, "fluvius_pg_oldest_transaction_seconds") {
+			t.Fatalf("the PostgreSQL transaction age is reported on the wrong store:\n%.2000s", text)
+		}
+	})
+}
