@@ -63,7 +63,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		p := problemOf(err)
 		if e := host.AsError(err); p.Status == http.StatusInternalServerError && e.Kind == host.KindInternal {
 			caller := callerOf(c)
-			log.Error("request failed", "method", c.Method(), "path", c.Path(), "code", e.Code,
+			log.Error("request failed", "request_id", requestIDOf(c), "method", c.Method(), "path", c.Path(), "code", e.Code,
 				"user", caller.UserID, "tenant", caller.Tenant, "err", err)
 		}
 		status, body := p.render()

@@ -64,6 +64,12 @@ type Options struct {
 	MCP *mcp.Service
 	// Metrics is the host's Prometheus registry; nil leaves /metrics out.
 	Metrics *metrics.Metrics
+	// CORSOrigins may call the API from a browser ("*": any); none: no
+	// CORS headers.
+	CORSOrigins []string
+	// RateLimit is how many requests a caller may send in a minute; 0: no
+	// limit.
+	RateLimit int
 }
 
 // Server is the HTTP API of a host.
@@ -144,8 +150,15 @@ func New(h *host.Host, opts Options) *Server {
 		StreamRequestBody: true,
 	})
 	s.app.Server().Handler = rejectUnknownMethods(s.app.Server().Handler)
+	s.app.Use(requestID)
 	if s.metrics != nil {
 		s.app.Use(s.timeRequests)
+	}
+	if len(opts.CORSOrigins) > 0 {
+		s.app.Use(corsMiddleware(opts.CORSOrigins))
+	}
+	if opts.RateLimit > 0 {
+		s.app.Use(rateLimit(opts.RateLimit))
 	}
 	s.app.Use(s.boundBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })

@@ -45,6 +45,8 @@ type serveFlags struct {
 	handlers, runJobs bool
 	lease             time.Duration
 	mediaMaxBytes     int64
+	corsOrigins       string
+	rateLimit         int
 	auth              authFlags
 }
 
@@ -65,6 +67,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.BoolVar(&f.handlers, "handlers", envOr("FLUVIUS_HANDLERS", "true") == "true", "run the plugins' event handlers on this host (env FLUVIUS_HANDLERS); each subscription runs on one host at a time")
 	fs.BoolVar(&f.runJobs, "jobs", envOr("FLUVIUS_JOBS", "true") == "true", "run the plugins' background jobs on this host (env FLUVIUS_JOBS)")
 	fs.Int64Var(&f.mediaMaxBytes, "media-max-bytes", envInt64("FLUVIUS_MEDIA_MAX_BYTES", 100<<20), "largest file POST /_media takes, in bytes (env FLUVIUS_MEDIA_MAX_BYTES)")
+	fs.StringVar(&f.corsOrigins, "cors-origins", envOr("FLUVIUS_CORS_ORIGINS", ""), "comma-separated origins that may call the API from a browser, or * (env FLUVIUS_CORS_ORIGINS); empty: none")
+	fs.IntVar(&f.rateLimit, "rate-limit", int(envInt64("FLUVIUS_RATE_LIMIT", 0)), "requests a caller may send a minute, answered 429 past it (env FLUVIUS_RATE_LIMIT); 0: no limit")
 	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -221,7 +225,8 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg,
-		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc, Metrics: metrics.New(h)})
+		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc, Metrics: metrics.New(h),
+		CORSOrigins: splitList(f.corsOrigins), RateLimit: f.rateLimit})
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
 	done := make(chan error, 1)
@@ -240,4 +245,15 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	<-done
 	log.Info("stopped")
 	return nil
+}
+
+// splitList reads a comma-separated list, without empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

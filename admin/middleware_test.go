@@ -1,0 +1,53 @@
+package admin_test
+
+import (
+	"net/http"
+	"testing"
+
+	"fluvius.dev/fluvius/admin"
+)
+
+// Every answer carries a request id; listed origins get CORS headers; a
+// caller past its rate limit gets 429 with Retry-After, others do not.
+func TestRequestIDsCORSAndRateLimits(t *testing.T) {
+	s := startServerWith(t, t.TempDir(), nil, func(o *admin.Options) {
+		o.CORSOrigins = []string{"https://app.example"}
+		o.RateLimit = 5
+	})
+	ann := []string{"X-Fluvius-User", "ann"}
+	r := s.do(t, "GET", "/_meta", "", ann...).want(t, 200)
+	if len(r.header.Get("X-Request-ID")) < 16 {
+		t.Fatalf("no request id: %v", r.header)
+	}
+	if got := s.do(t, "GET", "/_meta", "", append(ann, "X-Request-ID", "trace-42")...).header.Get("X-Request-ID"); got != "trace-42" {
+		t.Fatalf("the client's request id came back as %q", got)
+	}
+	req, _ := http.NewRequest("OPTIONS", s.url+"/user:create-user/user/:new", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "Idempotency-Key, Content-Type")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "https://app.example" {
+		t.Fatalf("preflight: %d %v", res.StatusCode, res.Header)
+	}
+	req.Header.Set("Origin", "https://evil.example")
+	res, _ = http.DefaultClient.Do(req)
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("an unlisted origin was allowed: %v", res.Header)
+	}
+	// ann has used 2 of 5 (the preflights were anonymous, by address).
+	for range 3 {
+		s.do(t, "GET", "/_meta", "", ann...).want(t, 200)
+	}
+	limited := s.do(t, "GET", "/_meta", "", ann...).problem(t, 429, "rate-limited")
+	if limited.header.Get("Retry-After") == "" {
+		t.Fatalf("429 without Retry-After: %v", limited.header)
+	}
+	s.do(t, "GET", "/_meta", "", "X-Fluvius-User", "bob").want(t, 200)
+	s.do(t, "GET", "/healthz", "", ann...).want(t, 200)
+}
