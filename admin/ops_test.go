@@ -1,10 +1,12 @@
 package admin_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/auth"
@@ -46,6 +48,7 @@ func TestReadyAndMetrics(t *testing.T) {
 			`fluvius_plugin_instances{domain="user",state="idle"}`,
 			`fluvius_commit_commands_total 1`,
 			`fluvius_store_up 1`,
+			`fluvius_idempotency_records 0`,
 			`go_goroutines`,
 		} {
 			if !strings.Contains(text, want) {
@@ -56,4 +59,25 @@ func TestReadyAndMetrics(t *testing.T) {
 			t.Fatalf("the PostgreSQL transaction age is reported on the wrong store:\n%.2000s", text)
 		}
 	})
+}
+
+// Idempotency records expire: swept, a key answers anew.
+func TestIdempotencyExpiry(t *testing.T) {
+	var h *host.Host
+	s := startServerOn(t, t.TempDir(), nil, func(hh *host.Host, _ store.Driver, _ *admin.Options) { h = hh })
+	key := []string{"Idempotency-Key", "once"}
+	first := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, key...).want(t, 201).body["id"]
+	if again := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, key...).want(t, 201).body["id"]; again != first {
+		t.Fatalf("a retry within the TTL made %v, not %v", again, first)
+	}
+	if n, err := h.SweepIdempotency(context.Background(), time.Hour); err != nil || n != 0 {
+		t.Fatalf("a sweep of records younger than the TTL deleted %d (%v)", n, err)
+	}
+	time.Sleep(5 * time.Millisecond)
+	if n, err := h.SweepIdempotency(context.Background(), time.Millisecond); err != nil || n != 1 {
+		t.Fatalf("the sweep deleted %d (%v)", n, err)
+	}
+	if again := s.do(t, "POST", "/user:create-user/user/:new", `{"email":"ann@example.com","name":"Ann"}`, key...).want(t, 201).body["id"]; again == first {
+		t.Fatal("an expired key still answered the first command")
+	}
 }

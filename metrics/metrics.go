@@ -52,13 +52,14 @@ var (
 		[]string{"subscription"}, nil)
 	pgAgeDesc = prometheus.NewDesc("fluvius_pg_oldest_transaction_seconds",
 		"Age of the oldest open transaction in the PostgreSQL cluster: the event feed cannot pass it (pg_snapshot_xmin).", nil, nil)
-	upDesc = prometheus.NewDesc("fluvius_store_up", "1 if the store answered the scrape's queries.", nil, nil)
+	upDesc   = prometheus.NewDesc("fluvius_store_up", "1 if the store answered the scrape's queries.", nil, nil)
+	idemDesc = prometheus.NewDesc("fluvius_idempotency_records", "Idempotency records held (they expire after --idempotency-ttl).", nil, nil)
 )
 
 type hostCollector struct{ h *host.Host }
 
 func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{commandsDesc, instancesDesc, commitTxDesc, commitCmdDesc, commitMaxDesc, lagDesc, deadDesc, pgAgeDesc, upDesc} {
+	for _, d := range []*prometheus.Desc{commandsDesc, instancesDesc, commitTxDesc, commitCmdDesc, commitMaxDesc, lagDesc, deadDesc, pgAgeDesc, upDesc, idemDesc} {
 		ch <- d
 	}
 }
@@ -99,6 +100,13 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 			up = 0
 		} else {
 			ch <- prometheus.MustNewConstMetric(pgAgeDesc, prometheus.GaugeValue, age)
+		}
+	}
+	if sw, ok := c.h.Store().(store.IdempotencySweeper); ok {
+		if n, err := sw.IdempotencyCount(ctx); err == nil {
+			ch <- prometheus.MustNewConstMetric(idemDesc, prometheus.GaugeValue, float64(n))
+		} else {
+			up = 0
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up)

@@ -248,3 +248,13 @@ type FeedTail interface {
 	// before it follows with EventsReadAll from the last one's cursor.
 	EventsLatest(ctx context.Context, limit int) ([]*Event, error)
 }
+
+// IdempotencySweeper lets idempotency records expire (DO NOT IMPLEMENT
+// outside this repository; it may grow).
+type IdempotencySweeper interface {
+	// IdempotencySweep deletes at most limit records made before before and
+	// returns how many it deleted.
+	IdempotencySweep(ctx context.Context, before time.Time, limit int) (int, error)
+	// IdempotencyCount returns how many records are held.
+	IdempotencyCount(ctx context.Context) (int64, error)
+}

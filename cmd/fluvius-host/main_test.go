@@ -120,10 +120,10 @@ func TestMigrateOnPostgres(t *testing.T) {
 		want string
 	}{
 		{[]string{"migrate", "status", "--database-url", url}, "001_init\tpending\n002_tenant_keys\tpending"},
-		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied\n002_tenant_keys\tapplied\n003_api_keys\tapplied\n004_policies\tapplied\n005_plugins\tapplied\n006_state_lists\tapplied\n007_subscriptions\tapplied\n008_media\tapplied"},
-		{[]string{"migrate", "down", "--database-url", url}, "007_subscriptions\tapplied\n008_media\tpending"},
-		{[]string{"migrate", "down", "--database-url", url, "--steps", "7"}, "001_init\tpending\n002_tenant_keys\tpending"},
-		{[]string{"migrate", "up", "--database-url", url}, "008_media\tapplied"},
+		{[]string{"migrate", "up", "--database-url", url}, "001_init\tapplied\n002_tenant_keys\tapplied\n003_api_keys\tapplied\n004_policies\tapplied\n005_plugins\tapplied\n006_state_lists\tapplied\n007_subscriptions\tapplied\n008_media\tapplied\n009_idempotency_expiry\tapplied"},
+		{[]string{"migrate", "down", "--database-url", url}, "008_media\tapplied\n009_idempotency_expiry\tpending"},
+		{[]string{"migrate", "down", "--database-url", url, "--steps", "8"}, "001_init\tpending\n002_tenant_keys\tpending"},
+		{[]string{"migrate", "up", "--database-url", url}, "009_idempotency_expiry\tapplied"},
 	}
 	for _, s := range steps {
 		var out bytes.Buffer

@@ -46,6 +46,7 @@ type serveFlags struct {
 	lease             time.Duration
 	mediaMaxBytes     int64
 	corsOrigins       string
+	idempotencyTTL    time.Duration
 	rateLimit         int
 	auth              authFlags
 }
@@ -69,6 +70,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Int64Var(&f.mediaMaxBytes, "media-max-bytes", envInt64("FLUVIUS_MEDIA_MAX_BYTES", 100<<20), "largest file POST /_media takes, in bytes (env FLUVIUS_MEDIA_MAX_BYTES)")
 	fs.StringVar(&f.corsOrigins, "cors-origins", envOr("FLUVIUS_CORS_ORIGINS", ""), "comma-separated origins that may call the API from a browser, or * (env FLUVIUS_CORS_ORIGINS); empty: none")
 	fs.IntVar(&f.rateLimit, "rate-limit", int(envInt64("FLUVIUS_RATE_LIMIT", 0)), "requests a caller may send a minute, answered 429 past it (env FLUVIUS_RATE_LIMIT); 0: no limit")
+	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", envDuration("FLUVIUS_IDEMPOTENCY_TTL", 24*time.Hour), "how long an Idempotency-Key is remembered; older records are swept every minute (env FLUVIUS_IDEMPOTENCY_TTL; 0 keeps them)")
 	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -216,6 +218,25 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	mcpSvc := mcp.New(h, mcp.Options{Auth: authn, Logger: log, Version: version})
 	mcpSvc.Start(ctx)
 	defer mcpSvc.Close()
+	// Idempotency records expire.
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if n, err := h.SweepIdempotency(sweepCtx, f.idempotencyTTL); err != nil && sweepCtx.Err() == nil {
+				log.Warn("sweeping idempotency records failed", "err", err)
+			} else if n > 0 {
+				log.Info("swept idempotency records", "deleted", n, "older_than", f.idempotencyTTL)
+			}
+			select {
+			case <-sweepCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	served := h.Plugins()
 	if len(served) == 0 {
 		log.Warn("no plugins are active; upload one (fluvius-host plugin push) or copy .wasm files into the plugins dir and restart", "plugins_dir", f.pluginsDir)
@@ -256,4 +277,13 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// envDuration reads a duration from the environment, or returns def when the
+// variable is unset or not a duration.
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
 }

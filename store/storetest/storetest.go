@@ -57,6 +57,7 @@ func Exercise(t *testing.T, open Open) {
 		{"EventsLatest", testEventsLatest},
 		{"Subscriptions", testSubscriptions},
 		{"Media", testMedia},
+		{"IdempotencySweep", testIdempotencySweep},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

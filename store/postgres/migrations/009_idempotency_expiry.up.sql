@@ -1,0 +1,2 @@
+-- Idempotency records expire: the sweep deletes the oldest first.
+CREATE INDEX idempotency_created ON idempotency (created_at);
