@@ -73,11 +73,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", envDuration("FLUVIUS_IDEMPOTENCY_TTL", 24*time.Hour), "how long an Idempotency-Key is remembered; older records are swept every minute (env FLUVIUS_IDEMPOTENCY_TTL; 0 keeps them)")
 	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
+	configPath := fs.String("config", envOr("FLUVIUS_CONFIG", ""), "a file of flag-name = value lines, below flags and environment, above .env (env FLUVIUS_CONFIG)")
+	printOnly := fs.Bool("print-config", false, "print the configuration (each value's source; secrets masked) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
+	}
+	sources, err := layerConfig(fs, *configPath)
+	if err != nil {
+		return err
+	}
+	if *printOnly {
+		printConfig(stderr, fs, sources)
+		return nil
 	}
 	log, err := newLogger(stderr, f.logLevel, f.logFormat)
 	if err != nil {
