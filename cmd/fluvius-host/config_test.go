@@ -27,7 +27,7 @@ func TestServePrintConfig(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"listen = 127.0.0.1:9999\t# config file",
-		"rate-limit = 7\t# config file",                // the config file over .env
+		"rate-limit = 7\t# config file",               // the config file over .env
 		"data-dir = from-env\t# env FLUVIUS_DATA_DIR", // the environment over the config file
 		"log-format = json\t# flag",                   // a flag over the config file
 		"log-level = debug\t# .env",
