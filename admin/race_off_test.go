@@ -1,0 +1,6 @@
+//go:build !race
+
+package admin_test
+
+// underRace: this test binary runs under the race detector.
+const underRace = false
