@@ -44,7 +44,13 @@ func (d *Domain) AddHandler(h Handler) { d.handlers = append(d.handlers, h) }
 // and context, and the commands the handler issues. Like a Call it is only
 // valid during the handler's call.
 type EventCall struct {
-	del      *abi.EventDelivery
+	del *abi.EventDelivery
+	issuer
+}
+
+// issuer is what handlers and jobs share: the host's services in the
+// tenant they run in, and the commands and jobs they issue.
+type issuer struct {
 	commands []abi.IssuedCommand
 	jobs     []abi.IssuedJob
 	w        jsonlite.Writer
@@ -76,16 +82,17 @@ func (c *EventCall) Attempt() int { return int(c.del.Attempt) }
 func (c *EventCall) Now() time.Time { return time.Unix(0, c.del.Time).UTC() }
 
 // Log writes a message to the host's log.
-func (c *EventCall) Log(level abi.LogLevel, msg string) { currentHost.Log(level, msg) }
+func (c *issuer) Log(level abi.LogLevel, msg string) { currentHost.Log(level, msg) }
 
-// ReadState reads a state record of this domain in the event's tenant.
-func (c *EventCall) ReadState(resource, id string) (rec abi.StateRecord, found bool, err error) {
+// ReadState reads a state record of this domain in the tenant of the event
+// or job.
+func (c *issuer) ReadState(resource, id string) (rec abi.StateRecord, found bool, err error) {
 	return currentHost.StateGet(resource, id)
 }
 
-// Query runs a query over this domain's read models in the event's tenant,
-// as Call.Query does.
-func (c *EventCall) Query(resource string, q QueryRequest) (QueryResult, error) {
+// Query runs a query over this domain's read models in the tenant of the
+// event or job, as Call.Query does.
+func (c *issuer) Query(resource string, q QueryRequest) (QueryResult, error) {
 	return (*Call)(nil).Query(resource, q)
 }
 
@@ -100,13 +107,14 @@ type Command struct {
 	Payload     jsonlite.Encoder // nil for {}
 }
 
-// Send issues a command once the handler returns without error: through
-// the host's dispatcher, in the event's tenant, as the handler's own caller
-// (handler:DOMAIN.HANDLER), with the event as its causation. At most 100
-// per delivery.
-func (c *EventCall) Send(cmd Command) error {
+// Send issues a command once the handler or job returns without error:
+// through the host's dispatcher, in the tenant of the event (or of the
+// job's enqueuer), as the handler's or job's own caller
+// (handler:DOMAIN.NAME, job:DOMAIN.NAME), with the event (or job) as its
+// causation. At most 100 per call.
+func (c *issuer) Send(cmd Command) error {
 	if len(c.commands) == abi.MaxIssuedCommands {
-		return errors.New("sdk: a delivery issues at most 100 commands")
+		return errors.New("sdk: a handler or job issues at most 100 commands")
 	}
 	payload := emptyObject
 	if cmd.Payload != nil {
@@ -120,7 +128,11 @@ func (c *EventCall) Send(cmd Command) error {
 }
 
 // Sent returns the commands issued so far, for tests.
-func (c *EventCall) Sent() []abi.IssuedCommand { return c.commands }
+func (c *issuer) Sent() []abi.IssuedCommand { return c.commands }
+
+// Enqueue asks for a background job of this domain, enqueued once the
+// handler or job returns without error.
+func (c *issuer) Enqueue(j Job) error { return enqueue(&c.jobs, j) }
 
 // handlerByName finds a declared handler.
 func (d *Domain) handlerByName(name string) *Handler {

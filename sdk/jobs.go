@@ -54,16 +54,10 @@ func enqueue(jobs *[]abi.IssuedJob, j Job) error {
 	return nil
 }
 
-// Enqueue asks for a background job of this domain, enqueued once the
-// handler returns without error.
-func (c *EventCall) Enqueue(j Job) error { return enqueue(&c.jobs, j) }
-
 // JobCall is one run of a background job.
 type JobCall struct {
-	req      *abi.JobRequest
-	commands []abi.IssuedCommand
-	jobs     []abi.IssuedJob
-	w        jsonlite.Writer
+	req *abi.JobRequest
+	issuer
 }
 
 // JobID returns the job's unique id.
@@ -77,34 +71,6 @@ func (c *JobCall) Caller() abi.Caller { return c.req.Caller }
 
 // Now returns the time the run started: the job's clock.
 func (c *JobCall) Now() time.Time { return time.Unix(0, c.req.Time).UTC() }
-
-// Log writes a message to the host's log.
-func (c *JobCall) Log(level abi.LogLevel, msg string) { currentHost.Log(level, msg) }
-
-// ReadState reads a state record of this domain in the job's tenant.
-func (c *JobCall) ReadState(resource, id string) (rec abi.StateRecord, found bool, err error) {
-	return currentHost.StateGet(resource, id)
-}
-
-// Query runs a query over this domain's read models in the job's tenant.
-func (c *JobCall) Query(resource string, q QueryRequest) (QueryResult, error) {
-	return (*Call)(nil).Query(resource, q)
-}
-
-// Send issues a command once the job returns without error, as
-// EventCall.Send does, as the job's caller (job:DOMAIN.JOB).
-func (c *JobCall) Send(cmd Command) error {
-	ec := EventCall{commands: c.commands}
-	err := ec.Send(cmd)
-	c.commands = ec.commands
-	return err
-}
-
-// Enqueue asks for a further job of this domain.
-func (c *JobCall) Enqueue(j Job) error { return enqueue(&c.jobs, j) }
-
-// Sent returns the commands issued so far, for tests.
-func (c *JobCall) Sent() []abi.IssuedCommand { return c.commands }
 
 // RunJob runs the job an abi.JobRequest envelope names and returns an
 // abi.HandlerResult envelope, valid until the next call.
