@@ -19,8 +19,10 @@ import (
 // with the host's commands and the HTTP timings.
 func TestReadyAndMetrics(t *testing.T) {
 	onDrivers(t, func(t *testing.T, fresh func() string) {
-		s := startServerOn(t, fresh(), nil, func(h *host.Host, st store.Driver, o *admin.Options) {
-			o.Metrics = metrics.New(h)
+		mx := metrics.New()
+		s := startServerOn(t, fresh(), func(c *host.Config) { c.Observer = mx }, func(h *host.Host, st store.Driver, o *admin.Options) {
+			mx.Watch(h)
+			o.Metrics = mx
 			o.Auth = &auth.Authenticator{AdminKey: testAdminKey, Keys: auth.NewAPIKeys(st.(store.APIKeyStore))}
 		})
 		ready := s.do(t, "GET", "/readyz", "").want(t, 200)
@@ -41,12 +43,16 @@ func TestReadyAndMetrics(t *testing.T) {
 		res.Body.Close()
 		text := string(body)
 		for _, want := range []string{
-			`fluvius_commands_total{domain="user",outcome="ok"} 1`,
-			`fluvius_commands_total{domain="user",outcome="refused"} 1`,
+			`fluvius_commands_total{command="create-user",domain="user",outcome="ok"} 1`,
+			`fluvius_commands_total{command="create-user",domain="user",outcome="refused"} 1`,
+			`fluvius_command_decide_seconds_count{command="create-user",domain="user"} 2`,
+			`fluvius_command_commit_seconds_count{domain="user"} 1`,
+			`fluvius_command_fuel_count{command="create-user",domain="user"} 2`,
 			`fluvius_http_request_duration_seconds_count{method="POST",route="command",status="2xx"} 1`,
 			`fluvius_http_request_duration_seconds_count{method="POST",route="command",status="4xx"} 1`,
 			`fluvius_plugin_instances{domain="user",state="idle"}`,
-			`fluvius_commit_commands_total 1`,
+			`fluvius_commit_batch_size_sum 1`,
+			`fluvius_commit_transaction_seconds_count 1`,
 			`fluvius_store_up 1`,
 			`fluvius_idempotency_records 0`,
 			`go_goroutines`,

@@ -35,6 +35,7 @@ type committer struct {
 	batches  atomic.Int64
 	commands atomic.Int64
 	largest  atomic.Int64
+	observer Observer // nil: none
 }
 
 // CommitStats counts group commits since the host started.
@@ -57,8 +58,9 @@ func (h *Host) CommitStats() CommitStats {
 
 var errShuttingDown = errors.New("host: shutting down")
 
-func newCommitter(st store.Driver, maxBatch int, timeout time.Duration) *committer {
-	c := &committer{store: st, maxBatch: maxBatch, timeout: timeout, reqs: make(chan *commitRequest), quit: make(chan struct{})}
+func newCommitter(st store.Driver, maxBatch int, timeout time.Duration, obs Observer) *committer {
+	c := &committer{store: st, maxBatch: maxBatch, timeout: timeout, reqs: make(chan *commitRequest), quit: make(chan struct{}),
+		observer: obs}
 	c.base, c.cancel = context.WithCancel(context.Background())
 	c.wg.Add(1)
 	go c.run()
@@ -121,7 +123,11 @@ func (c *committer) commitBatch(batch []*commitRequest) {
 	for i, r := range batch {
 		writes[i] = r.write
 	}
+	start := time.Now()
 	results, err := c.store.CommitCommands(ctx, writes)
+	if c.observer != nil && err == nil {
+		c.observer.Commit(len(batch), time.Since(start))
+	}
 	if err != nil {
 		for _, r := range batch {
 			r.done <- err

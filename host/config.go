@@ -106,6 +106,36 @@ type Config struct {
 	Authorizer Authorizer
 	// Now is the clock; nil uses time.Now. Tests set it.
 	Now func() time.Time
+	// Observer hears of every command dispatched and every group commit
+	// (package metrics turns them into Prometheus series); nil hears
+	// nothing.
+	Observer Observer
+}
+
+// Observer is told what the host did, once per command and once per group
+// commit. Its methods run on the command path: they must be quick and must
+// not block.
+type Observer interface {
+	Command(CommandStats)
+	Commit(commands int, took time.Duration)
+}
+
+// CommandStats describe one dispatched command of a known domain.
+type CommandStats struct {
+	// Domain and Command are the plugin's own names (never a request's
+	// buffer), so an observer may keep them.
+	Domain, Command string
+	// Outcome is "ok", "refused" (a 4xx) or "failed" (a 5xx).
+	Outcome string
+	// Decide is the time the guest took deciding, over every attempt;
+	// Commit the time from handing the write over to its commit; Fuel the
+	// fuel the guest burnt, over every attempt (0 when unmetered).
+	Decide, Commit time.Duration
+	Fuel           int64
+	// Conflicts counts version conflicts met (each decided again unless
+	// it was the last attempt); Swaps counts attempts decided again
+	// because the plugin was swapped under the command.
+	Conflicts, Swaps int
 }
 
 // Authorizer answers whether a caller may do action on object in its

@@ -49,6 +49,8 @@ type Command struct {
 	// newID is the id a command that creates gets instead of a random
 	// one: an event handler's are derived from the event (Deliver).
 	newID string
+	// stats gather what the observer hears of the command.
+	stats CommandStats
 }
 
 // CommandResult is a command's outcome.
@@ -145,7 +147,8 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, er
 		// Clients learn nothing of it: the answer of a missing command.
 		return nil, errorf(KindNotFound, "unknown-command", "domain %s has no command %q", cmd.Domain, cmd.Name)
 	}
-	defer h.count(cmd.Domain, &err)
+	cmd.stats = CommandStats{Domain: p.Domain(), Command: spec.Name}
+	defer h.count(&cmd.stats, &err)
 	if cmd.New && !spec.New {
 		return nil, errorf(KindInvalid, "aggregate-id-required",
 			"command %s acts on an existing %s: address it by id, not :new", spec.Name, cmd.Resource)
@@ -215,6 +218,7 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, er
 			}
 		}
 		if errors.Is(err, errRetired) && attempt < h.cfg.MaxConflictRetries {
+			cmd.stats.Swaps++
 			if p, spec, err = h.resolve(cmd.Domain, cmd.Name, cmd.Resource); err != nil {
 				return nil, err
 			}
@@ -228,6 +232,7 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, er
 		if !errors.Is(err, store.ErrVersionConflict) {
 			return res, err
 		}
+		cmd.stats.Conflicts++
 		if cmd.IfMatch != "" {
 			return nil, &Error{Kind: KindPreconditionFailed, Code: "precondition-failed",
 				Message: "the aggregate changed while the command was decided; If-Match no longer holds", Err: err}
@@ -399,7 +404,10 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if exists {
 		env.State, env.Version = current.Data, current.Version
 	}
-	res, err := p.Handle(ctx, &env)
+	decideStart := time.Now()
+	res, fuel, err := p.decide(ctx, &env)
+	cmd.stats.Decide += time.Since(decideStart)
+	cmd.stats.Fuel += fuel
 	if errors.Is(err, errRetired) {
 		return nil, err // swapped out under us: Dispatch retries on the new plugin
 	}
@@ -435,7 +443,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		if exists {
 			body.Version, body.ETag = current.Version, current.ETag
 		}
-		return h.commit(ctx, &body, false, idem, nil)
+		return h.commit(ctx, &body, false, idem, &cmd.stats, nil)
 	}
 
 	newVersion := env.Version + int64(len(res.Events))
@@ -461,7 +469,7 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 			Data: json.RawMessage(ev.Data), CreatedAt: now})
 	}
 	body.Version, body.ETag = newVersion, etag
-	res2, err := h.commit(ctx, &body, spec.New, idem, &store.CommandWrite{
+	res2, err := h.commit(ctx, &body, spec.New, idem, &cmd.stats, &store.CommandWrite{
 		Append: &store.EventsAppendParams{StreamKey: store.StreamKey{Tenant: key.Tenant, Stream: stream},
 			ExpectedVersion: env.Version, Events: events, Now: now},
 		State: &store.StatePutParams{StateKey: key, Data: res.State, Version: newVersion,
@@ -532,7 +540,7 @@ func isClientError(err error) bool {
 // commit renders the answer and writes the command through a group
 // committer, with the answer under the idempotency key, in one transaction
 // shared with whatever other commands arrived together.
-func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem *store.IdempotencyRecord, write *store.CommandWrite) (*CommandResult, error) {
+func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem *store.IdempotencyRecord, stats *CommandStats, write *store.CommandWrite) (*CommandResult, error) {
 	size := 256 + len(body.Data)
 	for _, ev := range body.Events {
 		size += 192 + len(ev.Data)
@@ -559,7 +567,9 @@ func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem
 		return res, nil
 	}
 	c := h.committers[h.nextCommit.Add(1)%uint64(len(h.committers))]
+	start := time.Now()
 	err := c.commit(ctx, write)
+	stats.Commit += time.Since(start)
 	if errors.Is(err, errShuttingDown) {
 		return nil, &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down; retry", Err: err}
 	}
@@ -680,22 +690,26 @@ type domainCounters struct {
 	commands, refused, failed atomic.Int64
 }
 
-func (h *Host) count(domain string, err *error) {
-	v, ok := h.counts.Load(domain)
+func (h *Host) count(stats *CommandStats, err *error) {
+	v, ok := h.counts.Load(stats.Domain)
 	if !ok {
-		// The name may alias a request's buffer (Fiber's strings do): the
-		// map keeps a copy of its own.
-		v, _ = h.counts.LoadOrStore(strings.Clone(domain), &domainCounters{})
+		v, _ = h.counts.LoadOrStore(stats.Domain, &domainCounters{})
 	}
 	c := v.(*domainCounters)
 	c.commands.Add(1)
+	stats.Outcome = "ok"
 	if *err != nil {
 		switch AsError(*err).Kind {
 		case KindInternal, KindUnavailable:
 			c.failed.Add(1)
+			stats.Outcome = "failed"
 		default:
 			c.refused.Add(1)
+			stats.Outcome = "refused"
 		}
+	}
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Command(*stats)
 	}
 }
 

@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	h.indexCtx, h.stopIndex = context.WithCancel(context.Background())
 	h.compiledBySHA = map[string]*sharedModule{}
 	for i := 0; i < cfg.Committers; i++ {
-		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch, cfg.CommitTimeout))
+		h.committers = append(h.committers, newCommitter(cfg.Store, cfg.MaxBatch, cfg.CommitTimeout, cfg.Observer))
 	}
 	h.reaper.Add(1)
 	go h.reapIdle(h.stopReaper)

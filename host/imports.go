@@ -34,6 +34,7 @@ type callState struct {
 	pending  []byte // the response take_response hands over
 	// Guest log volume in this call, and lines dropped past the caps.
 	logLines, logBytes, logDropped int
+	fuel                           int64 // burnt by the call (0 when unmetered)
 }
 
 type callKey struct{}

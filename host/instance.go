@@ -35,6 +35,7 @@ type instance struct {
 	// when unmetered); budget is what a call gets.
 	fuel   api.MutableGlobal
 	budget int64
+	used   int64 // fuel burnt since the host last reset it (a call's worth)
 	// Memory counted against the plugin's and the host's budgets, and
 	// when the instance was last returned to its pool.
 	pages    int64
@@ -49,8 +50,12 @@ func (in *instance) run(ctx context.Context, fn api.Function, fuel int64) error 
 		in.fuel.Set(uint64(fuel))
 	}
 	err := fn.CallWithStack(ctx, in.stack)
-	if err != nil && in.fuel != nil && int64(in.fuel.Get()) < 0 {
-		return fmt.Errorf("%w (a budget of %d units): %w", errFuelExhausted, fuel, err)
+	if in.fuel != nil {
+		left := int64(in.fuel.Get())
+		in.used += fuel - max(left, 0)
+		if err != nil && left < 0 {
+			return fmt.Errorf("%w (a budget of %d units): %w", errFuelExhausted, fuel, err)
+		}
 	}
 	return err
 }

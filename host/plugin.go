@@ -132,35 +132,11 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "reading the manifest: " + err.Error(), Err: err}
 	}
 	p.pool.put(in)
-	// A name given twice (a role, a schema property) would be read as
-	// encoding/json reads it, the last copy winning: refused instead.
-	if _, err := (*schema.Validator)(nil).Validate(raw); err != nil {
+	if p.manifest, err = decodeManifest(raw); err != nil {
 		p.pool.close(nil)
-		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
+		return nil, err
 	}
-	// What the plugin requires is read first: a plugin newer than this
-	// host is refused by naming the features it lacks, not by the first
-	// field it does not know.
-	var pre struct {
-		Requires map[string]int `json:"requires"`
-	}
-	if json.Unmarshal(raw, &pre) == nil {
-		if err := checkRequires(pre.Requires); err != nil {
-			p.pool.close(nil)
-			return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: err.Error()}
-		}
-	}
-	var m abi.Manifest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields() // a manifest asking for what this host does not know is refused, not half-served
-	if err := dec.Decode(&m); err != nil {
-		p.pool.close(nil)
-		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
-	}
-	if p.manifest, err = checkManifest(m); err != nil {
-		p.pool.close(nil)
-		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "checking the manifest: " + err.Error(), Err: err}
-	}
+	m := p.manifest.Manifest
 	for _, need := range []struct {
 		declared bool
 		what     string
@@ -179,6 +155,38 @@ func (h *Host) load(ctx context.Context, source string, wasm []byte) (_ *Plugin,
 	p.rawMan = raw
 	p.budget = p.fuel()
 	return p, nil
+}
+
+// decodeManifest reads and checks the manifest a guest returned: bytes
+// of the guest's choosing, so any of them is a manifest or an error.
+func decodeManifest(raw []byte) (*compiledManifest, error) {
+	// A name given twice (a role, a schema property) would be read as
+	// encoding/json reads it, the last copy winning: refused instead.
+	if _, err := (*schema.Validator)(nil).Validate(raw); err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
+	}
+	// What the plugin requires is read first: a plugin newer than this
+	// host is refused by naming the features it lacks, not by the first
+	// field it does not know.
+	var pre struct {
+		Requires map[string]int `json:"requires"`
+	}
+	if json.Unmarshal(raw, &pre) == nil {
+		if err := checkRequires(pre.Requires); err != nil {
+			return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: err.Error()}
+		}
+	}
+	var m abi.Manifest
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields() // a manifest asking for what this host does not know is refused, not half-served
+	if err := dec.Decode(&m); err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "decoding the manifest: " + err.Error(), Err: err}
+	}
+	cm, err := checkManifest(m)
+	if err != nil {
+		return nil, &Error{Kind: KindInvalid, Code: "manifest-invalid", Message: "checking the manifest: " + err.Error(), Err: err}
+	}
+	return cm, nil
 }
 
 // fuel is the budget of one call to this plugin: its domain's, or the
@@ -255,8 +263,9 @@ func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode 
 		}
 		var err error
 		var grew bool
-		in.budget = p.budget
+		in.budget, in.used = p.budget, 0
 		out, grew, err = in.invoke(gctx, fn, encode)
+		cs.fuel = in.used
 		p.calls.Add(1)
 		if grew {
 			p.bufferCalls.Add(1)
@@ -274,15 +283,22 @@ func (p *Plugin) call(ctx context.Context, export string, cs *callState, encode 
 // deadline is returned as an error (and costs the instance); a refusal by
 // the guest is a Result with a non-OK status.
 func (p *Plugin) Handle(ctx context.Context, cmd *abi.Command) (*abi.Result, error) {
-	out, err := p.call(ctx, abi.ExportHandle, &callState{tenant: cmd.Caller.Tenant, caller: cmd.Caller, readState: true, resource: cmd.Resource, state: cmd.State}, cmd.Encode)
+	res, _, err := p.decide(ctx, cmd)
+	return res, err
+}
+
+// decide is Handle, also saying how much fuel the guest burnt.
+func (p *Plugin) decide(ctx context.Context, cmd *abi.Command) (*abi.Result, int64, error) {
+	cs := &callState{tenant: cmd.Caller.Tenant, caller: cmd.Caller, readState: true, resource: cmd.Resource, state: cmd.State}
+	out, err := p.call(ctx, abi.ExportHandle, cs, cmd.Encode)
 	if err != nil {
-		return nil, err
+		return nil, cs.fuel, err
 	}
 	var res abi.Result
 	if err := res.Decode(out); err != nil {
-		return nil, fmt.Errorf("decoding the guest's result: %w", err)
+		return nil, cs.fuel, fmt.Errorf("decoding the guest's result: %w", err)
 	}
-	return &res, nil
+	return &res, cs.fuel, nil
 }
 
 // OnEvent runs one of the plugin's event handlers on one delivery, in the

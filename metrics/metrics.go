@@ -1,9 +1,10 @@
 // Package metrics exposes what a host does to Prometheus: commands by
-// domain and outcome, plugin instances, group commits, subscriptions' lag
-// and dead letters, the age of the oldest PostgreSQL transaction (which
-// holds the event feed back), and HTTP latency. Host figures are read at
-// scrape time from counters the host keeps anyway; nothing is added to the
-// command path but the HTTP timer.
+// domain, command and outcome, with the guest's decision time, the commit
+// time, fuel burnt and conflicts met; group-commit batch sizes; plugin
+// instances; subscriptions' lag and dead letters; the age of the oldest
+// PostgreSQL transaction (which holds the event feed back); idempotency
+// records; HTTP latency. Commands reach it as the host's Observer (a few
+// atomic adds per command); the rest is read at scrape time.
 package metrics
 
 import (
@@ -18,35 +19,98 @@ import (
 	"fluvius.dev/fluvius/store/postgres"
 )
 
-// Metrics is a host's registry and the instruments the HTTP layer feeds.
+// Metrics is a host's registry, the instruments the HTTP layer feeds, and
+// the host's Observer (set it as host.Config.Observer, then Watch the host).
 type Metrics struct {
 	Registry *prometheus.Registry
 	// HTTP times requests by method, route kind and status class.
 	HTTP *prometheus.HistogramVec
+
+	commands  *prometheus.CounterVec
+	decide    *prometheus.HistogramVec
+	commit    *prometheus.HistogramVec
+	fuel      *prometheus.HistogramVec
+	conflicts *prometheus.CounterVec
+	swaps     *prometheus.CounterVec
+	batch     prometheus.Histogram
+	batchTime prometheus.Histogram
 }
 
-// New registers the host's collectors, Go's runtime and process ones, and
-// the HTTP histogram.
-func New(h *host.Host) *Metrics {
+var latency = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// New registers the command and commit instruments, Go's runtime and
+// process collectors, and the HTTP histogram. The host's own figures join
+// them with Watch.
+func New() *Metrics {
 	reg := prometheus.NewRegistry()
-	m := &Metrics{Registry: reg, HTTP: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "fluvius_http_request_duration_seconds", Help: "HTTP requests by method, kind of route and status class.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-	}, []string{"method", "route", "status"})}
-	reg.MustRegister(m.HTTP, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&hostCollector{h: h})
+	m := &Metrics{Registry: reg,
+		HTTP: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fluvius_http_request_duration_seconds", Help: "HTTP requests by method, kind of route and status class.",
+			Buckets: latency}, []string{"method", "route", "status"}),
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fluvius_commands_total", Help: "Commands dispatched on this host, by domain, command and outcome (ok, refused: 4xx, failed: 5xx)."},
+			[]string{"domain", "command", "outcome"}),
+		decide: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fluvius_command_decide_seconds", Help: "Time the guest took deciding a command, over all its attempts.",
+			Buckets: latency}, []string{"domain", "command"}),
+		commit: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fluvius_command_commit_seconds", Help: "Time from a command's write handed to group commit to its commit (queueing behind the batch ahead included).",
+			Buckets: latency}, []string{"domain"}),
+		fuel: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "fluvius_command_fuel", Help: "Fuel a command's guest burnt, over all its attempts (metering units; none when unmetered).",
+			Buckets: prometheus.ExponentialBuckets(1000, 4, 12)}, []string{"domain", "command"}),
+		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fluvius_version_conflicts_total", Help: "Version conflicts met: another host wrote the aggregate first. Each but a command's last is decided again."},
+			[]string{"domain", "command"}),
+		swaps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fluvius_plugin_swap_retries_total", Help: "Commands decided again because their plugin was swapped while they were decided."},
+			[]string{"domain"}),
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fluvius_commit_batch_size", Help: "Commands per group-commit transaction.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 10)}),
+		batchTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fluvius_commit_transaction_seconds", Help: "Time one group-commit transaction took to commit.",
+			Buckets: latency}),
+	}
+	reg.MustRegister(m.HTTP, m.commands, m.decide, m.commit, m.fuel, m.conflicts, m.swaps, m.batch, m.batchTime,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
+// Watch adds the figures read from the host at scrape time: instances,
+// subscriptions, idempotency records, the store's health.
+func (m *Metrics) Watch(h *host.Host) { m.Registry.MustRegister(&hostCollector{h: h}) }
+
+// Command records one dispatched command (host.Observer).
+func (m *Metrics) Command(s host.CommandStats) {
+	m.commands.WithLabelValues(s.Domain, s.Command, s.Outcome).Inc()
+	if s.Decide > 0 {
+		m.decide.WithLabelValues(s.Domain, s.Command).Observe(s.Decide.Seconds())
+	}
+	if s.Commit > 0 {
+		m.commit.WithLabelValues(s.Domain).Observe(s.Commit.Seconds())
+	}
+	if s.Fuel > 0 {
+		m.fuel.WithLabelValues(s.Domain, s.Command).Observe(float64(s.Fuel))
+	}
+	if s.Conflicts > 0 {
+		m.conflicts.WithLabelValues(s.Domain, s.Command).Add(float64(s.Conflicts))
+	}
+	if s.Swaps > 0 {
+		m.swaps.WithLabelValues(s.Domain).Add(float64(s.Swaps))
+	}
+}
+
+// Commit records one group-commit transaction (host.Observer).
+func (m *Metrics) Commit(commands int, took time.Duration) {
+	m.batch.Observe(float64(commands))
+	m.batchTime.Observe(took.Seconds())
+}
+
 var (
-	commandsDesc = prometheus.NewDesc("fluvius_commands_total", "Commands dispatched on this host, by domain and outcome (ok, refused: 4xx, failed: 5xx).",
-		[]string{"domain", "outcome"}, nil)
 	instancesDesc = prometheus.NewDesc("fluvius_plugin_instances", "Plugin instances, by domain and state (busy, idle).",
 		[]string{"domain", "state"}, nil)
-	commitTxDesc  = prometheus.NewDesc("fluvius_commit_transactions_total", "Group-commit transactions written.", nil, nil)
-	commitCmdDesc = prometheus.NewDesc("fluvius_commit_commands_total", "Commands written by group commit.", nil, nil)
-	commitMaxDesc = prometheus.NewDesc("fluvius_commit_largest_batch", "The most commands one group-commit transaction carried.", nil, nil)
-	lagDesc       = prometheus.NewDesc("fluvius_subscription_lag", "Feed events after each subscription's checkpoint.",
+	lagDesc = prometheus.NewDesc("fluvius_subscription_lag", "Feed events after each subscription's checkpoint.",
 		[]string{"subscription"}, nil)
 	deadDesc = prometheus.NewDesc("fluvius_subscription_dead_letters", "Unresolved dead letters of each subscription.",
 		[]string{"subscription"}, nil)
@@ -59,7 +123,7 @@ var (
 type hostCollector struct{ h *host.Host }
 
 func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{commandsDesc, instancesDesc, commitTxDesc, commitCmdDesc, commitMaxDesc, lagDesc, deadDesc, pgAgeDesc, upDesc, idemDesc} {
+	for _, d := range []*prometheus.Desc{instancesDesc, lagDesc, deadDesc, pgAgeDesc, upDesc, idemDesc} {
 		ch <- d
 	}
 }
@@ -67,18 +131,10 @@ func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range c.h.Plugins() {
 		d := p.Domain()
-		n := c.h.Counts(d)
-		ch <- prometheus.MustNewConstMetric(commandsDesc, prometheus.CounterValue, float64(n.Commands-n.Refused-n.Failed), d, "ok")
-		ch <- prometheus.MustNewConstMetric(commandsDesc, prometheus.CounterValue, float64(n.Refused), d, "refused")
-		ch <- prometheus.MustNewConstMetric(commandsDesc, prometheus.CounterValue, float64(n.Failed), d, "failed")
 		busy := p.InstancesBusy()
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(busy), d, "busy")
 		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(p.Instances()-busy), d, "idle")
 	}
-	cs := c.h.CommitStats()
-	ch <- prometheus.MustNewConstMetric(commitTxDesc, prometheus.CounterValue, float64(cs.Transactions))
-	ch <- prometheus.MustNewConstMetric(commitCmdDesc, prometheus.CounterValue, float64(cs.Commands))
-	ch <- prometheus.MustNewConstMetric(commitMaxDesc, prometheus.GaugeValue, float64(cs.LargestBatch))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	up := 1.0

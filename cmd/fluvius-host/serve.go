@@ -9,12 +9,15 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"fluvius.dev/fluvius/admin"
 	"fluvius.dev/fluvius/authz"
@@ -48,6 +51,7 @@ type serveFlags struct {
 	corsOrigins       string
 	idempotencyTTL    time.Duration
 	rateLimit         int
+	metricsListen     string
 	auth              authFlags
 }
 
@@ -71,6 +75,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.corsOrigins, "cors-origins", envOr("FLUVIUS_CORS_ORIGINS", ""), "comma-separated origins that may call the API from a browser, or * (env FLUVIUS_CORS_ORIGINS); empty: none")
 	fs.IntVar(&f.rateLimit, "rate-limit", int(envInt64("FLUVIUS_RATE_LIMIT", 0)), "requests a caller may send a minute, answered 429 past it (env FLUVIUS_RATE_LIMIT); 0: no limit")
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", envDuration("FLUVIUS_IDEMPOTENCY_TTL", 24*time.Hour), "how long an Idempotency-Key is remembered; older records are swept every minute (env FLUVIUS_IDEMPOTENCY_TTL; 0 keeps them)")
+	fs.StringVar(&f.metricsListen, "metrics-listen", envOr("FLUVIUS_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address: one only the scraper reaches (env FLUVIUS_METRICS_LISTEN); /metrics on --listen asks for the admin role")
 	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
 	configPath := fs.String("config", envOr("FLUVIUS_CONFIG", ""), "a file of flag-name = value lines, below flags and environment, above .env (env FLUVIUS_CONFIG)")
@@ -152,14 +157,16 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("loading policies: %w", err)
 	}
 	defer az.Close()
+	mx := metrics.New()
 	h, err := host.New(ctx, host.Config{Authorizer: az,
 		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
-		GuestTimeout: f.guestTimeout, Fuel: f.fuel, MaxInstances: f.maxInstances,
+		GuestTimeout: f.guestTimeout, Fuel: f.fuel, MaxInstances: f.maxInstances, Observer: mx,
 	})
 	if err != nil {
 		return err
 	}
 	defer h.Close(context.Background())
+	mx.Watch(h)
 	start := time.Now()
 	// The registry in the store says what every host serves; the plugins
 	// directory seeds it: its modules are registered, and activated where
@@ -256,8 +263,16 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := admin.New(h, admin.Options{Logger: log, Auth: authn, APIKeys: keys, Authz: az, Registry: reg,
-		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc, Metrics: metrics.New(h),
+		Subscriptions: runner, Jobs: queue, Media: mediaSvc, MCP: mcpSvc, Metrics: mx,
 		CORSOrigins: splitList(f.corsOrigins), RateLimit: f.rateLimit})
+	if f.metricsListen != "" {
+		stop, addr, err := serveMetrics(f.metricsListen, mx, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		log.Info("serving metrics", "listen", addr)
+	}
 	log.Info("fluvius serving", "listen", ln.Addr().String(), "store", storeName,
 		"plugins", len(served), "startup", time.Since(start).Round(time.Millisecond))
 	done := make(chan error, 1)
@@ -276,6 +291,24 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	<-done
 	log.Info("stopped")
 	return nil
+}
+
+// serveMetrics serves /metrics alone on a listener of its own, for a
+// scraper on a network clients do not reach: no credential is asked there.
+func serveMetrics(addr string, mx *metrics.Metrics, log *slog.Logger) (stop func(), bound string, err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("listening for metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(mx.Registry, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("serving metrics", "err", err)
+		}
+	}()
+	return func() { srv.Close() }, ln.Addr().String(), nil
 }
 
 // splitList reads a comma-separated list, without empty items.
