@@ -45,7 +45,7 @@ func corsMiddleware(origins []string) fiber.Handler {
 	return cors.New(cors.Config{
 		AllowOrigins:     strings.Join(origins, ","),
 		AllowMethods:     "GET,POST,DELETE,OPTIONS",
-		AllowHeaders:     "Authorization,Content-Type,Idempotency-Key,If-Match,If-None-Match,Last-Event-ID,X-Correlation-ID,X-Causation-ID,X-Request-ID",
+		AllowHeaders:     "Authorization,Content-Type,Idempotency-Key,If-Match,If-None-Match,Last-Event-ID,X-Correlation-ID,X-Causation-ID,X-Request-ID,traceparent,tracestate",
 		ExposeHeaders:    "ETag,Location,Idempotent-Replayed,X-Correlation-ID,X-Request-ID,Retry-After",
 		AllowCredentials: false,
 		MaxAge:           600,

@@ -151,6 +151,7 @@ func New(h *host.Host, opts Options) *Server {
 	})
 	s.app.Server().Handler = rejectUnknownMethods(s.app.Server().Handler)
 	s.app.Use(requestID)
+	s.app.Use(traceRequests)
 	if s.metrics != nil {
 		s.app.Use(s.timeRequests)
 	}

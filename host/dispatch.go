@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/abi/schema"
@@ -106,6 +108,10 @@ type eventMetadata struct {
 	// Jobs are the jobs the command enqueues, on its first event only: the
 	// outbox the host enqueues them from (see EnqueuedJobs).
 	Jobs []jobView `json:"jobs,omitempty"`
+	// The W3C trace context of the command's dispatch, so that handlers
+	// reacting to the event continue its trace.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 type callerView struct {
@@ -136,7 +142,7 @@ func ETag(version int64) string { return strconv.FormatInt(version, 10) }
 // its events with the state and idempotency record in one transaction. A
 // version conflict (another command won the race) decides again from the
 // new state, a bounded number of times.
-func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, err error) {
+func (h *Host) Dispatch(ctx context.Context, cmd *Command) (res *CommandResult, err error) {
 	c := *cmd // the id may be filled in below; the caller's command stays as given
 	cmd = &c
 	p, spec, err := h.resolve(cmd.Domain, cmd.Name, cmd.Resource)
@@ -148,6 +154,26 @@ func (h *Host) Dispatch(ctx context.Context, cmd *Command) (_ *CommandResult, er
 		return nil, errorf(KindNotFound, "unknown-command", "domain %s has no command %q", cmd.Domain, cmd.Name)
 	}
 	cmd.stats = CommandStats{Domain: p.Domain(), Command: spec.Name}
+	ctx, span := tracer.Start(ctx, "dispatch "+p.Domain()+"."+spec.Name, trace.WithAttributes(
+		attribute.String("fluvius.domain", p.Domain()), attribute.String("fluvius.command", spec.Name)))
+	if span.IsRecording() {
+		// A request's strings may alias its buffers (Fiber's do), and the
+		// span outlives the request: it keeps copies.
+		span.SetAttributes(attribute.String("fluvius.resource", strings.Clone(cmd.Resource)),
+			attribute.String("fluvius.tenant", strings.Clone(cmd.Caller.Tenant)))
+	}
+	defer func() {
+		// After count (deferred below, so run first) has the outcome.
+		if span.IsRecording() {
+			span.SetAttributes(attribute.String("fluvius.outcome", cmd.stats.Outcome),
+				attribute.String("fluvius.aggregate_id", strings.Clone(cmd.AggregateID)),
+				attribute.Int("fluvius.conflicts", cmd.stats.Conflicts), attribute.Int64("fluvius.fuel", cmd.stats.Fuel))
+			if res != nil {
+				span.SetAttributes(attribute.Int64("fluvius.version", res.Version))
+			}
+		}
+		endSpan(span, err)
+	}()
 	defer h.count(&cmd.stats, &err)
 	if cmd.New && !spec.New {
 		return nil, errorf(KindInvalid, "aggregate-id-required",
@@ -405,7 +431,10 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 		env.State, env.Version = current.Data, current.Version
 	}
 	decideStart := time.Now()
-	res, fuel, err := p.decide(ctx, &env)
+	gctx, gspan := tracer.Start(ctx, "guest decide", trace.WithAttributes(attribute.String("fluvius.plugin_sha256", p.id)))
+	res, fuel, err := p.decide(gctx, &env)
+	gspan.SetAttributes(attribute.Int64("fluvius.fuel", fuel))
+	endSpan(gspan, err)
 	cmd.stats.Decide += time.Since(decideStart)
 	cmd.stats.Fuel += fuel
 	if errors.Is(err, errRetired) {
@@ -448,9 +477,11 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 
 	newVersion := env.Version + int64(len(res.Events))
 	etag := ETag(newVersion)
+	traceParent, traceState := traceContext(ctx)
 	meta, _ := json.Marshal(eventMetadata{CommandID: env.ID, Command: spec.Name,
 		Caller:        callerView{UserID: cmd.Caller.UserID, Tenant: cmd.Caller.Tenant, Roles: cmd.Caller.Roles},
-		CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, PluginSHA256: p.id})
+		CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, PluginSHA256: p.id,
+		TraceParent: traceParent, TraceState: traceState})
 	events := make([]store.NewEvent, len(res.Events))
 	for i, ev := range res.Events {
 		events[i] = store.NewEvent{ID: uuid.Must(uuid.NewV7()).String(), Type: ev.Type, Data: ev.Data, Metadata: meta}
@@ -458,7 +489,8 @@ func (h *Host) attempt(ctx context.Context, p *Plugin, spec *abi.CommandSpec, cm
 	if len(res.Jobs) > 0 {
 		first := eventMetadata{CommandID: env.ID, Command: spec.Name,
 			Caller:        callerView{UserID: cmd.Caller.UserID, Tenant: cmd.Caller.Tenant, Roles: cmd.Caller.Roles},
-			CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, PluginSHA256: p.id, Jobs: viewJobs(res.Jobs)}
+			CorrelationID: cmd.CorrelationID, CausationID: cmd.CausationID, PluginSHA256: p.id, Jobs: viewJobs(res.Jobs),
+			TraceParent: traceParent, TraceState: traceState}
 		events[0].Metadata, _ = json.Marshal(first)
 	}
 	// The answer is rendered before the write, so it can be stored under the
@@ -568,7 +600,9 @@ func (h *Host) commit(ctx context.Context, body *commandBody, created bool, idem
 	}
 	c := h.committers[h.nextCommit.Add(1)%uint64(len(h.committers))]
 	start := time.Now()
+	_, span := tracer.Start(ctx, "commit")
 	err := c.commit(ctx, write)
+	endSpan(span, err)
 	stats.Commit += time.Since(start)
 	if errors.Is(err, errShuttingDown) {
 		return nil, &Error{Kind: KindUnavailable, Code: "shutting-down", Message: "the host is shutting down; retry", Err: err}

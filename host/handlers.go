@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/store"
 )
@@ -83,7 +86,7 @@ type Delivered struct {
 //
 // An error is an *Error. Permanent reports whether trying again cannot
 // help (a refusal by a rule, a schema, a policy).
-func (h *Host) Deliver(ctx context.Context, hd Handler, ev *store.Event, attempt int) (*Delivered, error) {
+func (h *Host) Deliver(ctx context.Context, hd Handler, ev *store.Event, attempt int) (_ *Delivered, err error) {
 	p := h.Plugin(hd.Owner)
 	if p == nil || p.manifest.handlers[hd.Name] == nil {
 		return nil, errorf(KindUnavailable, "handler-not-loaded", "no active plugin declares handler %s", hd.Subscription())
@@ -103,6 +106,11 @@ func (h *Host) Deliver(ctx context.Context, hd Handler, ev *store.Event, attempt
 	}
 	var meta eventMetadata
 	json.Unmarshal(ev.Metadata, &meta) // what the host wrote; missing fields stay empty
+	// The handler's work joins the trace of the command that wrote the event.
+	ctx, span := tracer.Start(withTraceContext(ctx, meta.TraceParent, meta.TraceState), "handler "+hd.Subscription(),
+		trace.WithAttributes(attribute.String("fluvius.event_id", ev.ID), attribute.String("fluvius.event_type", ev.Type),
+			attribute.Int("fluvius.attempt", attempt)))
+	defer func() { endSpan(span, err) }()
 	correlation := meta.CorrelationID
 	if correlation == "" {
 		correlation = meta.CommandID

@@ -1,11 +1,16 @@
 package host_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store"
 )
 
 // recorder is an Observer keeping what it hears.
@@ -85,5 +90,44 @@ func TestObserverHearsCommands(t *testing.T) {
 	a.host.Dispatch(ctx, &host.Command{Domain: "no-such-domain", Name: "x", Resource: "x", New: true, Caller: alice})
 	if len(rec.commands) != n {
 		t.Fatalf("an unknown domain was observed: %+v", rec.last())
+	}
+}
+
+// A command's events carry the W3C trace context it was dispatched in, even
+// where this host records no spans: a handler on another host, or a tool
+// reading the feed, continues the trace.
+func TestTraceContextInEventMetadata(t *testing.T) {
+	e := newEnv(t, nil)
+	traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+	spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+	tctx := trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled}))
+	res, err := e.host.Dispatch(tctx, &host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
+		Payload: []byte(`{"email":"ann@example.com","name":"Ann"}`), Caller: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := e.store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
+		StreamKey: store.StreamKey{Stream: host.Stream("user", "user", res.AggregateID)}})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("%d events, %v", len(evs), err)
+	}
+	var meta struct {
+		TraceParent string `json:"traceparent"`
+	}
+	json.Unmarshal(evs[0].Metadata, &meta)
+	if meta.TraceParent != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
+		t.Fatalf("traceparent %q in %s", meta.TraceParent, evs[0].Metadata)
+	}
+	// Without a trace, none is made up.
+	res, err = e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
+		Payload: []byte(`{"email":"bo@example.com","name":"Bo"}`), Caller: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, _ = e.store.Executor().EventsReadStream(ctx, &store.EventsReadStreamParams{
+		StreamKey: store.StreamKey{Stream: host.Stream("user", "user", res.AggregateID)}})
+	if len(evs) != 1 || bytes.Contains(evs[0].Metadata, []byte("traceparent")) {
+		t.Fatalf("metadata of an untraced command: %v", evs)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
 	"fluvius.dev/fluvius/subscribe"
+	"fluvius.dev/fluvius/tracing"
 )
 
 type serveFlags struct {
@@ -157,6 +158,20 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return fmt.Errorf("loading policies: %w", err)
 	}
 	defer az.Close()
+	shutdownTracing, err := tracing.Setup(ctx, "fluvius-host", version)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdownTracing(sctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}()
+	if tracing.Configured() {
+		log.Info("exporting traces over OTLP")
+	}
 	mx := metrics.New()
 	h, err := host.New(ctx, host.Config{Authorizer: az,
 		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
