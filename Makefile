@@ -48,7 +48,18 @@ test: ## run every test of every module (vet first)
 race: ## run the host module's tests under the race detector
 	$(GO) test -count=1 -race ./...
 
-bench: ## run the benchmarks: guest vs native, dispatch, HTTP end to end vs a naive baseline, catch-up reads, handlers
+SOAK ?= 10m
+
+bench: ## load bench: HTTP mixes at 1/8/32/64 clients on SQLite and a throwaway PostgreSQL, next to naive-insert and guest-vs-native baselines (a few minutes; JSON in build/bench/bench.json)
+	$(GO) run ./cmd/fluvius-bench --quick
+
+bench-full: ## the load bench with 10 s cells and 10,000 cold aggregates (~10 min)
+	$(GO) run ./cmd/fluvius-bench --quick=false
+
+bench-soak: ## the mix at 32 clients on SQLite for $(SOAK): host RSS, heap and goroutines at start and end
+	$(GO) run ./cmd/fluvius-bench --soak $(SOAK)
+
+bench-micro: ## go test benchmarks: guest vs native, dispatch, HTTP in-process vs a naive baseline, catch-up reads, handlers
 	@for m in $(EXAMPLES); do (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...) || exit 1; done
 	$(GO) test -run '^$$' -bench . -benchmem ./host ./admin ./store/postgres ./subscribe
 
@@ -75,4 +86,4 @@ check: lint ## lint, then fail if formatting or tidying changes the tree
 clean: ## remove build output (not ./data)
 	rm -rf build
 
-.PHONY: help build plugins run test race bench bench-plugins lint check clean
+.PHONY: help build plugins run test race bench bench-full bench-soak bench-micro bench-plugins lint check clean
