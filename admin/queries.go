@@ -125,7 +125,13 @@ func (s *Server) state(c *fiber.Ctx, caller abi.Caller, r route) error {
 		}
 		return c.JSON(stateView{ID: r.id, Resource: r.resource, Data: data, Version: version})
 	}
-	rec, err := s.host.State(c.UserContext(), caller, r.domain, r.resource, r.id)
+	// Read-your-writes under a read replica: a client that was answered
+	// version N asks for at least N.
+	minVersion, err := intQuery(c, "min_version", 0, 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	rec, err := s.host.StateAtLeast(c.UserContext(), caller, r.domain, r.resource, r.id, minVersion)
 	if err != nil {
 		return err
 	}

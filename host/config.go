@@ -106,6 +106,13 @@ type Config struct {
 	Authorizer Authorizer
 	// Now is the clock; nil uses time.Now. Tests set it.
 	Now func() time.Time
+	// Replica, if set, is a read replica of Store (a PostgreSQL streaming
+	// replica): clients' state reads and lists are served from it, a little
+	// behind the primary. Commands, authorization and plugins' own reads
+	// keep to Store. ReplicaWait bounds how long a read asking for at least
+	// a version waits for the replica before it reads Store; 0 means 1s.
+	Replica     store.Driver
+	ReplicaWait time.Duration
 	// Observer hears of every command dispatched and every group commit
 	// (package metrics turns them into Prometheus series); nil hears
 	// nothing.
@@ -149,6 +156,9 @@ type Authorizer interface {
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.ReplicaWait <= 0 {
+		c.ReplicaWait = time.Second
 	}
 	if c.MaxInstances <= 0 {
 		c.MaxInstances = 2 * runtime.GOMAXPROCS(0)

@@ -43,13 +43,23 @@ func (h *Host) checkResource(ctx context.Context, caller abi.Caller, domain, res
 // aggregate of another tenant is not found, exactly as one that does not
 // exist.
 
-// State returns an aggregate's current state record.
+// State returns an aggregate's current state record (from the read
+// replica, when there is one).
 func (h *Host) State(ctx context.Context, caller abi.Caller, domain, resource, id string) (*store.StateRecord, error) {
+	return h.StateAtLeast(ctx, caller, domain, resource, id, 0)
+}
+
+// StateAtLeast is State for a client that has seen the aggregate at
+// minVersion (its own write's answer, say): read-your-writes. A replica
+// behind that version is waited for (up to Config.ReplicaWait), then the
+// primary is read; without a replica the primary always is.
+func (h *Host) StateAtLeast(ctx context.Context, caller abi.Caller, domain, resource, id string, minVersion int64) (*store.StateRecord, error) {
 	p, err := h.checkResource(ctx, caller, domain, resource, id)
 	if err != nil {
 		return nil, err
 	}
-	rec, err := h.cfg.Store.Executor().StateGet(ctx, &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id})
+	key := &store.StateKey{Tenant: caller.Tenant, Domain: domain, Resource: resource, ID: id}
+	rec, err := h.readState(ctx, key, minVersion)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errorf(KindNotFound, "aggregate-not-found", "%s %s does not exist", resource, id)
 	}
@@ -171,7 +181,7 @@ func (h *Host) List(ctx context.Context, caller abi.Caller, domain, resource str
 	if agg == nil {
 		return nil, errorf(KindNotFound, "unknown-resource", "domain %s has no resource %q", domain, resource)
 	}
-	sq, ok := h.cfg.Store.(store.StateQuerier)
+	sq, ok := h.reader().(store.StateQuerier)
 	if !ok {
 		return nil, errorf(KindInternal, "lists-unsupported", "this host's store lists no states")
 	}
@@ -285,4 +295,48 @@ found:
 	}
 	data, err := h.StateAt(ctx, caller, domain, resource, id, version)
 	return data, version, err
+}
+
+// reader is the store clients' reads are served from: the replica, if any.
+func (h *Host) reader() store.Driver {
+	if h.cfg.Replica != nil {
+		return h.cfg.Replica
+	}
+	return h.cfg.Store
+}
+
+// readState reads a state from the replica, waiting for it to reach
+// minVersion (polling: a replica replays the primary's WAL within
+// milliseconds when it keeps up), and reads the primary once the wait is
+// over. A replica that fails is not fatal either: the primary answers.
+func (h *Host) readState(ctx context.Context, key *store.StateKey, minVersion int64) (*store.StateRecord, error) {
+	if h.cfg.Replica == nil {
+		return h.cfg.Store.Executor().StateGet(ctx, key)
+	}
+	fresh := func(rec *store.StateRecord, err error) bool {
+		if err != nil {
+			return errors.Is(err, store.ErrNotFound) && minVersion <= 0
+		}
+		return rec.Version >= minVersion
+	}
+	rec, err := h.cfg.Replica.Executor().StateGet(ctx, key)
+	if fresh(rec, err) {
+		return rec, err
+	}
+	if minVersion > 0 && (err == nil || errors.Is(err, store.ErrNotFound)) {
+		deadline := time.Now().Add(h.cfg.ReplicaWait)
+		for wait := time.Millisecond; time.Now().Before(deadline); wait = min(2*wait, 50*time.Millisecond) {
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(wait):
+			}
+			if rec, err = h.cfg.Replica.Executor().StateGet(ctx, key); fresh(rec, err) {
+				return rec, err
+			}
+		}
+	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.cfg.Logger.Warn("the read replica failed a read; reading the primary", "err", err)
+	}
+	return h.cfg.Store.Executor().StateGet(ctx, key)
 }

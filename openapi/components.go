@@ -237,6 +237,11 @@ var sharedParams = map[string]func() *Parameter{
 		return &Parameter{Name: "version", In: "query", Description: "The state as it was at this version, replayed from the events (not with `at`).",
 			Schema: Schema{"type": "integer", "minimum": 1}}
 	},
+	"MinVersion": func() *Parameter {
+		return &Parameter{Name: "min_version", In: "query", Description: "Read-your-writes: the state at least at this version (one a command answered). " +
+			"A host reading from a replica waits briefly for it to catch up, then reads the primary.",
+			Schema: Schema{"type": "integer", "minimum": 0}}
+	},
 	"At": func() *Parameter {
 		return &Parameter{Name: "at", In: "query", Description: "The state as it was at this time, RFC 3339 (not with `version`).",
 			Schema: Schema{"type": "string", "format": "date-time"}}

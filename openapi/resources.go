@@ -112,7 +112,7 @@ func (b *builder) stateRead(m *abi.Manifest, r string, ad *aggregateDoc, what st
 		Summary: "Read " + what,
 		Description: "The current state of " + what + ", with its ETag (`If-None-Match` answers 304). " +
 			"`version` or `at` replays it as it was, from its events (without an ETag).",
-		Parameters: []*Parameter{b.param("AggregateID"), b.param("Version"), b.param("At"), b.param("IfNoneMatch")},
+		Parameters: []*Parameter{b.param("AggregateID"), b.param("Version"), b.param("At"), b.param("MinVersion"), b.param("IfNoneMatch")},
 		Responses: map[string]*Response{
 			"200": {Description: "The state.", Headers: map[string]*Header{"ETag": b.header("ETag")},
 				Content: jsonContent(schemaRef(ad.prefix+".StateView"), b.stateViewExample(r, ad))},

@@ -29,21 +29,26 @@ import (
 	"fluvius.dev/fluvius/metrics"
 	"fluvius.dev/fluvius/registry"
 	"fluvius.dev/fluvius/store"
+	"fluvius.dev/fluvius/store/postgres"
 	"fluvius.dev/fluvius/subscribe"
 	"fluvius.dev/fluvius/tracing"
 )
 
 type serveFlags struct {
-	listen       string
-	dataDir      string
-	databaseURL  string
-	pluginsDir   string
-	blobsDir     string
-	logLevel     string
-	logFormat    string
-	guestTimeout time.Duration
-	fuel         int64
-	maxInstances int
+	listen      string
+	dataDir     string
+	databaseURL string
+	// A streaming replica for clients' state reads and lists, and how long
+	// a read-your-writes read waits for it.
+	readDatabaseURL string
+	replicaWait     time.Duration
+	pluginsDir      string
+	blobsDir        string
+	logLevel        string
+	logFormat       string
+	guestTimeout    time.Duration
+	fuel            int64
+	maxInstances    int
 	// Event handlers and jobs: whether this host runs them, and how long
 	// a subscription's lease lasts without renewal.
 	handlers, runJobs bool
@@ -63,6 +68,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.listen, "listen", envOr("FLUVIUS_LISTEN", "127.0.0.1:8080"), "address to serve HTTP on (env FLUVIUS_LISTEN)")
 	fs.StringVar(&f.dataDir, "data-dir", envOr("FLUVIUS_DATA_DIR", "data"), "directory for the database and compilation cache (env FLUVIUS_DATA_DIR)")
 	fs.StringVar(&f.databaseURL, "database-url", envOr("FLUVIUS_DATABASE_URL", ""), "postgres:// URL of a shared PostgreSQL; empty uses SQLite in the data dir (env FLUVIUS_DATABASE_URL)")
+	fs.StringVar(&f.readDatabaseURL, "read-database-url", envOr("FLUVIUS_READ_DATABASE_URL", ""), "postgres:// URL of a streaming replica of --database-url: clients' state reads and lists are served from it (env FLUVIUS_READ_DATABASE_URL)")
+	fs.DurationVar(&f.replicaWait, "replica-wait", envDuration("FLUVIUS_REPLICA_WAIT", time.Second), "how long a read asking for min_version waits for the replica before it reads the primary (env FLUVIUS_REPLICA_WAIT)")
 	fs.StringVar(&f.pluginsDir, "plugins-dir", envOr("FLUVIUS_PLUGINS_DIR", ""), "directory of .wasm plugins registered at start, and activated where their domain has no active version; default DATA_DIR/plugins (env FLUVIUS_PLUGINS_DIR)")
 	fs.StringVar(&f.blobsDir, "blobs-dir", envOr("FLUVIUS_BLOBS_DIR", ""), "directory of uploaded modules, shared by hosts that share a database; default DATA_DIR/blobs (env FLUVIUS_BLOBS_DIR)")
 	fs.StringVar(&f.logLevel, "log-level", envOr("FLUVIUS_LOG_LEVEL", "info"), "debug, info, warn or error (env FLUVIUS_LOG_LEVEL)")
@@ -140,6 +147,22 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	var replica store.Driver
+	if f.readDatabaseURL != "" {
+		if f.databaseURL == "" {
+			return errors.New("--read-database-url names a replica of --database-url: give both (SQLite has no replicas)")
+		}
+		if !strings.HasPrefix(f.readDatabaseURL, "postgres://") && !strings.HasPrefix(f.readDatabaseURL, "postgresql://") {
+			return errors.New("--read-database-url must be a postgres:// URL")
+		}
+		r, err := postgres.Open(ctx, f.readDatabaseURL, postgres.Options{Replica: true, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		replica = r
+		log.Info("serving clients' reads from a replica")
+	}
 	keys, ok := st.(store.APIKeyStore)
 	if !ok {
 		return fmt.Errorf("the %s store keeps no API keys", storeName)
@@ -176,6 +199,7 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	h, err := host.New(ctx, host.Config{Authorizer: az,
 		Store: st, CacheDir: filepath.Join(f.dataDir, "cache", "wazero"), Logger: log,
 		GuestTimeout: f.guestTimeout, Fuel: f.fuel, MaxInstances: f.maxInstances, Observer: mx,
+		Replica: replica, ReplicaWait: f.replicaWait,
 	})
 	if err != nil {
 		return err

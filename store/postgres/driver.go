@@ -33,6 +33,10 @@ type Options struct {
 	PollInterval time.Duration
 	// Logger receives the listener's reconnects; nil uses slog.Default.
 	Logger *slog.Logger
+	// Replica opens a streaming replica (a hot standby) for reads: no
+	// migration is run and nothing listens or notifies, which a server in
+	// recovery refuses. Only reads may be made through it.
+	Replica bool
 }
 
 // Driver is the PostgreSQL store.
@@ -86,14 +90,27 @@ func Open(ctx context.Context, url string, opts Options) (*Driver, error) {
 		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
 	}
 	d := &Driver{pool: pool, cfg: cfg, opts: opts, notify: make(chan struct{}, 1)}
+	bg, stop := context.WithCancel(context.Background())
+	d.stop = stop
+	if opts.Replica {
+		var recovering bool
+		if err := pool.QueryRow(ctx, "SELECT pg_is_in_recovery()").Scan(&recovering); err != nil || !recovering {
+			stop()
+			pool.Close()
+			if err == nil {
+				err = errors.New("the server is not in recovery: a read URL must name a streaming replica, not a primary")
+			}
+			return nil, fmt.Errorf("opening the read replica: %w", err)
+		}
+		return d, nil
+	}
 	if !opts.SkipMigrations {
 		if err := d.MigrateUp(ctx); err != nil {
+			stop()
 			pool.Close()
 			return nil, err
 		}
 	}
-	bg, stop := context.WithCancel(context.Background())
-	d.stop = stop
 	d.wg.Add(2)
 	go d.listen(bg)
 	go d.notifier(bg)

@@ -63,6 +63,11 @@ func (c *Cluster) Stop() error {
 func binDir() (string, error) {
 	if p, err := exec.LookPath("pg_ctl"); err == nil {
 		if _, err := exec.LookPath("initdb"); err == nil {
+			// A link on the PATH points into the server's own directory,
+			// where the other binaries (pg_basebackup) are too.
+			if real, err := filepath.EvalSymlinks(p); err == nil {
+				p = real
+			}
 			return filepath.Dir(p), nil
 		}
 	}
@@ -118,8 +123,9 @@ func processAlive(pid int) bool {
 	return err == nil && p.Signal(syscall.Signal(0)) == nil
 }
 
-// StartCluster initialises and starts a new cluster.
-func StartCluster() (*Cluster, error) {
+// newRoot makes a cluster's directory (owned by the postgres OS user when
+// this process is root) and picks a free port.
+func newRoot() (*Cluster, error) {
 	bin, err := binDir()
 	if err != nil {
 		return nil, err
@@ -149,19 +155,70 @@ func StartCluster() (*Cluster, error) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	c := &Cluster{Dir: dir, Port: port, bin: bin, root: dir}
-	data := filepath.Join(dir, "data")
-	if err := c.run("initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
-		os.RemoveAll(dir)
+	return &Cluster{Dir: filepath.Join(dir, "data"), Port: port, bin: bin, root: dir}, nil
+}
+
+// start starts the cluster's server on its port, loopback only.
+func (c *Cluster) start() error {
+	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c max_connections=200", c.Port, c.root)
+	return c.run("pg_ctl", "-D", c.Dir, "-w", "-l", filepath.Join(c.root, "log"), "-o", opts, "start")
+}
+
+// StartCluster initialises and starts a new cluster.
+func StartCluster() (*Cluster, error) {
+	c, err := newRoot()
+	if err != nil {
 		return nil, err
 	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -c port=%d -c unix_socket_directories=%s -c max_connections=200", port, dir)
-	if err := c.run("pg_ctl", "-D", data, "-w", "-l", filepath.Join(dir, "log"), "-o", opts, "start"); err != nil {
-		os.RemoveAll(dir)
+	if err := c.run("initdb", "-D", c.Dir, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync"); err != nil {
+		os.RemoveAll(c.root)
 		return nil, err
 	}
-	c.Dir = data
+	if err := c.start(); err != nil {
+		os.RemoveAll(c.root)
+		return nil, err
+	}
 	return c, nil
+}
+
+// StartReplica makes a streaming replica of c with pg_basebackup (a hot
+// standby, read-only, following c's WAL) and starts it.
+func (c *Cluster) StartReplica() (*Cluster, error) {
+	r, err := newRoot()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.run("pg_basebackup", "-D", r.Dir, "-h", "127.0.0.1", "-p", strconv.Itoa(c.Port), "-U", "postgres",
+		"-X", "stream", "-R", "--no-sync"); err != nil {
+		os.RemoveAll(r.root)
+		return nil, err
+	}
+	if err := r.start(); err != nil {
+		os.RemoveAll(r.root)
+		return nil, err
+	}
+	return r, nil
+}
+
+// Replicated starts a primary and a streaming replica of it for one test,
+// stopped when it ends; it fails under CI=true and skips elsewhere when
+// PostgreSQL's binaries are missing.
+func Replicated(tb testing.TB) (primary, replica *Cluster) {
+	tb.Helper()
+	p, err := StartCluster()
+	if err == nil {
+		tb.Cleanup(func() { p.Stop() })
+		var r *Cluster
+		if r, err = p.StartReplica(); err == nil {
+			tb.Cleanup(func() { r.Stop() })
+			return p, r
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("a replicated PostgreSQL is required under CI: %v", err)
+	}
+	tb.Skipf("no replicated PostgreSQL for this test: %v", err)
+	return nil, nil
 }
 
 func setup() {
