@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"fluvius.dev/fluvius/abi"
 	"fluvius.dev/fluvius/store"
 )
@@ -33,6 +36,10 @@ type QueuedJob struct {
 	Delay     time.Duration   `json:"-"`
 	// MaxAttempts is the manifest's (0: the queue's default).
 	MaxAttempts int `json:"-"`
+	// The W3C trace context of what enqueued the job: its run continues
+	// that trace.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 // SetJobQueue gives the host the queue that jobs from handlers and jobs go
@@ -137,7 +144,7 @@ func (h *Host) EnqueuedJobs(ev *store.Event) []QueuedJob {
 			unique = "event:" + ev.ID + ":" + strconv.Itoa(i)
 		}
 		out[i] = QueuedJob{Domain: domain, Name: j.Name, Args: j.Args, Tenant: ev.Tenant, Caller: caller, UniqueKey: unique,
-			Delay: time.Duration(j.DelayMS) * time.Millisecond}
+			Delay: time.Duration(j.DelayMS) * time.Millisecond, TraceParent: meta.TraceParent, TraceState: meta.TraceState}
 		if p := h.Plugin(domain); p != nil && p.manifest.jobs[j.Name] != nil {
 			out[i].MaxAttempts = p.manifest.jobs[j.Name].MaxAttempts
 		}
@@ -180,12 +187,16 @@ type JobRun struct {
 // and, if it creates, an id derived from the same, so a retried run issues
 // nothing twice; the jobs it enqueues are keyed likewise. Permanent(err)
 // tells whether running it again can help.
-func (h *Host) RunJob(ctx context.Context, run *JobRun) (*Delivered, error) {
+func (h *Host) RunJob(ctx context.Context, run *JobRun) (_ *Delivered, err error) {
 	p := h.Plugin(run.Domain)
 	if p == nil || p.manifest.jobs[run.Name] == nil {
 		return nil, errorf(KindUnavailable, "job-not-loaded", "no active plugin declares job %s.%s", run.Domain, run.Name)
 	}
 	as := abi.Caller{UserID: JobSubject(run.Domain, run.Name), Tenant: run.Tenant}
+	// The run joins the trace of whatever enqueued the job.
+	ctx, span := tracer.Start(withTraceContext(ctx, run.TraceParent, run.TraceState), "job "+run.Domain+"."+run.Name,
+		trace.WithAttributes(attribute.String("fluvius.job_id", run.ID), attribute.Int("fluvius.attempt", run.Attempt)))
+	defer func() { endSpan(span, err) }()
 	res, err := p.RunJob(ctx, &abi.JobRequest{Job: run.Name, JobID: run.ID, Args: run.Args, Attempt: uint64(run.Attempt),
 		Time: h.cfg.Now().UnixNano(), Caller: run.Caller}, as)
 	if err != nil {
@@ -215,7 +226,12 @@ func (h *Host) issue(ctx context.Context, p *Plugin, res *abi.HandlerResult, as 
 	if err := p.checkJobs(res.Jobs); err != nil {
 		return nil, &Error{Kind: KindInternal, Code: "plugin-invalid-result", Message: fmt.Sprintf("%s: %v", who, err)}
 	}
-	if err := h.enqueue(ctx, p.queued(res.Jobs, as.Tenant, as, key+":job")); err != nil {
+	queued := p.queued(res.Jobs, as.Tenant, as, key+":job")
+	parent, state := traceContext(ctx)
+	for i := range queued {
+		queued[i].TraceParent, queued[i].TraceState = parent, state
+	}
+	if err := h.enqueue(ctx, queued); err != nil {
 		return nil, err
 	}
 	out := &Delivered{}

@@ -57,6 +57,9 @@ type args struct {
 	UniqueKey string          `json:"unique_key" river:"unique"`
 	Args      json.RawMessage `json:"args"`
 	Caller    abi.Caller      `json:"caller"`
+	// W3C trace context, not part of the job's identity.
+	TraceParent string `json:"traceparent,omitempty"`
+	TraceState  string `json:"tracestate,omitempty"`
 }
 
 func (args) Kind() string { return Kind }
@@ -242,7 +245,7 @@ func (q *Queue) Enqueue(ctx context.Context, jobs []host.QueuedJob) error {
 			a = json.RawMessage("{}")
 		}
 		params[i] = river.InsertManyParams{Args: args{Domain: j.Domain, Job: j.Name, Tenant: j.Tenant, UniqueKey: j.UniqueKey,
-			Args: a, Caller: j.Caller}, InsertOpts: opts}
+			Args: a, Caller: j.Caller, TraceParent: j.TraceParent, TraceState: j.TraceState}, InsertOpts: opts}
 	}
 	_, err := q.client.InsertMany(ctx, params)
 	return err
@@ -316,7 +319,7 @@ type worker struct {
 func (w *worker) Work(ctx context.Context, job *river.Job[args]) error {
 	a := job.Args
 	run := &host.JobRun{QueuedJob: host.QueuedJob{Domain: a.Domain, Name: a.Job, Args: a.Args, Tenant: a.Tenant, Caller: a.Caller,
-		UniqueKey: a.UniqueKey}, ID: strconv.FormatInt(job.ID, 10), Attempt: job.Attempt}
+		UniqueKey: a.UniqueKey, TraceParent: a.TraceParent, TraceState: a.TraceState}, ID: strconv.FormatInt(job.ID, 10), Attempt: job.Attempt}
 	_, err := w.q.h.RunJob(ctx, run)
 	if err != nil && host.Permanent(err) {
 		// Running it again cannot help: River discards it, keeping the error.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/goleak"
 
 	"fluvius.dev/fluvius/abi"
@@ -218,7 +219,15 @@ func TestJobsFromCommandsAndHandlers(t *testing.T) {
 		t.Run(driver, func(t *testing.T) {
 			f := start(t, driver)
 			item := f.dispatch(t, &host.Command{Domain: "relay", Name: "create-item", Resource: "item", New: true, Payload: []byte(`{"n":5}`)}).AggregateID
-			f.dispatch(t, &host.Command{Domain: "relay", Name: "stamp-item", Resource: "item", AggregateID: item})
+			// The stamp is sent in a trace: the job's run continues it.
+			traceID, _ := trace.TraceIDFromHex("4bf92f3577b34da6a3ce929d0e0e4736")
+			spanID, _ := trace.SpanIDFromHex("00f067aa0ba902b7")
+			traced := trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID: traceID, SpanID: spanID, TraceFlags: trace.FlagsSampled}))
+			if _, err := f.h.Dispatch(traced, &host.Command{Domain: "relay", Name: "stamp-item", Resource: "item", AggregateID: item,
+				Caller: abi.Caller{UserID: "ann", Tenant: "acme"}}); err != nil {
+				t.Fatal(err)
+			}
 			// copy writes one note of the item; the stamp job another.
 			eventually(t, "the stamp job's note", func() bool { return len(f.notesOf(t, item)) == 2 })
 			var stamped *note
@@ -229,6 +238,9 @@ func TestJobsFromCommandsAndHandlers(t *testing.T) {
 			}
 			if stamped == nil || stamped.tenant != "acme" || !strings.HasPrefix(fmt.Sprint(stamped.meta["causation_id"]), "job:") {
 				t.Fatalf("the stamp job's note: %+v", stamped)
+			}
+			if tp := fmt.Sprint(stamped.meta["traceparent"]); !strings.HasPrefix(tp, "00-"+traceID.String()+"-") {
+				t.Fatalf("the stamp job's note is not in the stamp's trace: traceparent %q", tp)
 			}
 			eventually(t, "the stamp job completed", func() bool {
 				jobs := f.job(t, "stamp")
