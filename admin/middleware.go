@@ -3,6 +3,7 @@ package admin
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -53,18 +54,36 @@ func corsMiddleware(origins []string) fiber.Handler {
 }
 
 // rateLimit allows each caller perMinute requests a minute, in bursts of
-// up to perMinute (a token bucket refilled steadily). A caller is its
-// credential (a token or key, hashed) or, without one, its address; past
-// the limit it gets 429 with Retry-After. Health checks and the admin UI's
-// static files are not counted. Buckets idle for two minutes are dropped.
-func rateLimit(perMinute int) fiber.Handler {
+// up to perMinute (a token bucket refilled steadily). Health checks and the
+// admin UI's static files are not counted. Past the limit a caller gets
+// 429 with Retry-After.
+//
+// A caller is a credential that authenticates: it is checked the first
+// time it is seen (and again after two idle minutes), and its requests
+// then count in its own bucket. Requests without a credential, or with one
+// that does not authenticate, count against the address they come from,
+// so a client making up tokens shares one bucket instead of getting a
+// fresh one each time. X-Forwarded-For counts only when proxy headers are
+// trusted.
+func (s *Server) rateLimit(perMinute int) fiber.Handler {
 	l := &limiter{rate: float64(perMinute) / 60, burst: float64(perMinute), buckets: map[string]*bucket{}}
+	trustProxy := s.auth.TrustProxyHeaders
 	return func(c *fiber.Ctx) error {
 		p := c.Path()
 		if p == "/healthz" || p == "/readyz" || strings.HasPrefix(p, "/admin/static/") {
 			return c.Next()
 		}
-		if wait, ok := l.take(callerKeyOf(c), time.Now()); !ok {
+		now := time.Now()
+		key := "ip:" + clientAddress(c, trustProxy)
+		if cred := credentialKey(c, trustProxy); cred != "" {
+			if l.verified(cred) {
+				key = cred
+			} else if _, err := s.auth.Authenticate(c.UserContext(), credentials(c)); err == nil {
+				l.verify(cred, now)
+				key = cred
+			}
+		}
+		if wait, ok := l.take(key, now); !ok {
 			retry := strconv.Itoa(int(wait/time.Second) + 1)
 			c.Set(fiber.HeaderRetryAfter, retry)
 			return problemError(fiber.StatusTooManyRequests, "rate-limited",
@@ -74,21 +93,42 @@ func rateLimit(perMinute int) fiber.Handler {
 	}
 }
 
-func callerKeyOf(c *fiber.Ctx) string {
+// credentialKey names the credential a request carries (hashed: the key is
+// kept), "" for none. Proxy user headers are one only when trusted.
+func credentialKey(c *fiber.Ctx, trustProxy bool) string {
 	cred := c.Get(fiber.HeaderAuthorization)
-	if cred == "" {
-		cred = c.Get("X-Fluvius-User") + "\x00" + c.Get("X-Fluvius-Tenant")
+	if cred == "" && trustProxy {
+		if user := c.Get("X-Fluvius-User"); user != "" {
+			cred = "proxy\x00" + user + "\x00" + c.Get("X-Fluvius-Tenant")
+		}
 	}
-	if cred == "\x00" {
-		return "ip:" + c.IP()
+	if cred == "" {
+		return ""
 	}
 	sum := sha256.Sum256([]byte(cred))
 	return "cred:" + hex.EncodeToString(sum[:12])
 }
 
+// clientAddress is the peer's address, or, behind a trusted proxy, the
+// address the nearest proxy saw (the last X-Forwarded-For entry: earlier
+// ones are the client's own say).
+func clientAddress(c *fiber.Ctx, trustProxy bool) string {
+	if trustProxy {
+		if xff := c.Get(fiber.HeaderXForwardedFor); xff != "" {
+			last := xff[strings.LastIndexByte(xff, ',')+1:]
+			if ip := net.ParseIP(strings.TrimSpace(last)); ip != nil {
+				return ip.String()
+			}
+		}
+	}
+	return c.IP()
+}
+
 type bucket struct {
 	tokens float64
 	at     time.Time
+	// verified: the credential authenticated, so it is a caller of its own.
+	verified bool
 }
 
 type limiter struct {
@@ -122,4 +162,23 @@ func (l *limiter) take(key string, now time.Time) (time.Duration, bool) {
 	}
 	b.tokens--
 	return 0, true
+}
+
+// verified says whether a credential's bucket is a caller's own.
+func (l *limiter) verified(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	return b != nil && b.verified
+}
+
+// verify makes a credential that authenticated a caller of its own.
+func (l *limiter) verify(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[key]; b != nil {
+		b.verified = true
+		return
+	}
+	l.buckets[key] = &bucket{tokens: l.burst, at: now, verified: true}
 }

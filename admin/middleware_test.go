@@ -1,10 +1,14 @@
 package admin_test
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 
 	"fluvius.dev/fluvius/admin"
+	"fluvius.dev/fluvius/auth"
+	"fluvius.dev/fluvius/host"
+	"fluvius.dev/fluvius/store"
 )
 
 // Every answer carries a request id; listed origins get CORS headers; a
@@ -50,4 +54,26 @@ func TestRequestIDsCORSAndRateLimits(t *testing.T) {
 	}
 	s.do(t, "GET", "/_meta", "", "X-Fluvius-User", "bob").want(t, 200)
 	s.do(t, "GET", "/healthz", "", ann...).want(t, 200)
+}
+
+// A credential is a caller of its own only once it authenticates: made-up
+// tokens all count against their address, so they cannot dodge the limit,
+// while a real key keeps its own bucket. Proxy user headers are nobody's
+// word when proxy headers are not trusted.
+func TestRateLimitsAreNotDodgedByMadeUpCredentials(t *testing.T) {
+	s := startServerOn(t, t.TempDir(), nil, func(h *host.Host, st store.Driver, o *admin.Options) {
+		o.Auth = &auth.Authenticator{AdminKey: testAdminKey, Keys: auth.NewAPIKeys(st.(store.APIKeyStore))}
+		o.RateLimit = 3
+	})
+	for i := range 3 {
+		s.do(t, "GET", "/user.user/", "", "Authorization", fmt.Sprintf("Bearer made-up-%d", i)).want(t, 401)
+	}
+	s.do(t, "GET", "/user.user/", "", "Authorization", "Bearer made-up-3").problem(t, 429, "rate-limited")
+	s.do(t, "GET", "/user.user/", "", "X-Fluvius-User", "mallory").problem(t, 429, "rate-limited")
+	s.do(t, "GET", "/user.user/", "").problem(t, 429, "rate-limited")
+	admin := []string{"Authorization", "Bearer " + testAdminKey}
+	for range 3 {
+		s.do(t, "GET", "/user.user/", "", admin...).want(t, 200)
+	}
+	s.do(t, "GET", "/user.user/", "", admin...).problem(t, 429, "rate-limited")
 }

@@ -159,7 +159,7 @@ func New(h *host.Host, opts Options) *Server {
 		s.app.Use(corsMiddleware(opts.CORSOrigins))
 	}
 	if opts.RateLimit > 0 {
-		s.app.Use(rateLimit(opts.RateLimit))
+		s.app.Use(s.rateLimit(opts.RateLimit))
 	}
 	s.app.Use(s.boundBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
