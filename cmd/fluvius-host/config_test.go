@@ -17,7 +17,8 @@ func TestServePrintConfig(t *testing.T) {
 	os.WriteFile(conf, []byte("# a host's settings\nlisten = 127.0.0.1:9999\nrate-limit = 7\ndata-dir = from-config\nlog-format = text\n"), 0o644)
 	dotenv := filepath.Join(dir, ".env")
 	os.WriteFile(dotenv, []byte("FLUVIUS_LOG_LEVEL=debug\nFLUVIUS_RATE_LIMIT=3\nexport FLUVIUS_JWT_SECRET=\"a-secret-of-at-least-thirty-two-bytes!!\"\n"+
-		"FLUVIUS_DATABASE_URL=postgres://app:hunter2@db.example/fluvius\n"), 0o644)
+		"FLUVIUS_DATABASE_URL=postgres://app:hunter2@db.example/fluvius\n"+
+		"FLUVIUS_S3_ENDPOINT=http://s3.example:9000\nFLUVIUS_S3_SECRET_KEY=s3-hunter2\nFLUVIUS_MEDIA_SECRET=media-hunter2\n"), 0o644)
 	t.Setenv("FLUVIUS_ENV_FILE", dotenv)
 	t.Setenv("FLUVIUS_DATA_DIR", "from-env")
 	var out bytes.Buffer
@@ -34,12 +35,15 @@ func TestServePrintConfig(t *testing.T) {
 		"jwt-secret = ********\t# .env",
 		"database-url = postgres://app:xxxxx@db.example/fluvius\t# .env",
 		"handlers = true\t# default",
+		"s3-endpoint = http://s3.example:9000\t# .env",
+		"s3-secret-key = ********\t# .env",
+		"media-secret = ********\t# .env",
 	} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("missing %q in:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, "hunter2") || strings.Contains(got, "thirty-two") {
+	if strings.Contains(got, "hunter2") || strings.Contains(got, "thirty-two") { // hunter2 in every password
 		t.Fatalf("a secret was printed:\n%s", got)
 	}
 	// A typo in the config file is an error, not ignored.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,7 +59,11 @@ type serveFlags struct {
 	idempotencyTTL    time.Duration
 	rateLimit         int
 	metricsListen     string
-	auth              authFlags
+	// Modules and media in S3 when s3.Endpoint is set; the secret signing
+	// media download URLs.
+	s3          blob.S3Config
+	mediaSecret string
+	auth        authFlags
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -83,6 +88,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&f.corsOrigins, "cors-origins", envOr("FLUVIUS_CORS_ORIGINS", ""), "comma-separated origins that may call the API from a browser, or * (env FLUVIUS_CORS_ORIGINS); empty: none")
 	fs.IntVar(&f.rateLimit, "rate-limit", int(envInt64("FLUVIUS_RATE_LIMIT", 0)), "requests a caller may send a minute, answered 429 past it (env FLUVIUS_RATE_LIMIT); 0: no limit")
 	fs.DurationVar(&f.idempotencyTTL, "idempotency-ttl", envDuration("FLUVIUS_IDEMPOTENCY_TTL", 24*time.Hour), "how long an Idempotency-Key is remembered; older records are swept every minute (env FLUVIUS_IDEMPOTENCY_TTL; 0 keeps them)")
+	fs.StringVar(&f.s3.Endpoint, "s3-endpoint", envOr(blob.EnvS3Endpoint, ""), "S3 server (host:port or URL) keeping modules and media instead of --blobs-dir; hosts sharing a database share it (env FLUVIUS_S3_ENDPOINT)")
+	fs.StringVar(&f.s3.Bucket, "s3-bucket", envOr(blob.EnvS3Bucket, ""), "the S3 bucket (env FLUVIUS_S3_BUCKET)")
+	fs.StringVar(&f.s3.Region, "s3-region", envOr(blob.EnvS3Region, ""), "the bucket's region; default us-east-1 (env FLUVIUS_S3_REGION)")
+	fs.StringVar(&f.s3.Prefix, "s3-prefix", envOr(blob.EnvS3Prefix, ""), "a prefix of every key in the bucket, to share one (env FLUVIUS_S3_PREFIX)")
+	fs.StringVar(&f.s3.AccessKey, "s3-access-key", envOr(blob.EnvS3AccessKey, ""), "S3 access key; empty with the secret key: anonymous (env FLUVIUS_S3_ACCESS_KEY)")
+	fs.StringVar(&f.s3.SecretKey, "s3-secret-key", envOr(blob.EnvS3SecretKey, ""), "S3 secret key (env FLUVIUS_S3_SECRET_KEY)")
+	fs.BoolVar(&f.s3.PathStyle, "s3-path-style", envBool(blob.EnvS3PathStyle), "address the bucket in the path, as MinIO needs (env FLUVIUS_S3_PATH_STYLE)")
+	fs.BoolVar(&f.s3.Secure, "s3-secure", envBool(blob.EnvS3Secure), "speak TLS to S3 (or give an https:// endpoint) (env FLUVIUS_S3_SECURE)")
+	fs.StringVar(&f.mediaSecret, "media-secret", envOr("FLUVIUS_MEDIA_SECRET", ""), "secret signing media download URLs, the same on every host; empty: a random one, good until the process exits (env FLUVIUS_MEDIA_SECRET)")
 	fs.StringVar(&f.metricsListen, "metrics-listen", envOr("FLUVIUS_METRICS_LISTEN", ""), "also serve GET /metrics, without authentication, on this address: one only the scraper reaches (env FLUVIUS_METRICS_LISTEN); /metrics on --listen asks for the admin role")
 	fs.DurationVar(&f.lease, "subscription-lease", 10*time.Second, "how long a host holds a subscription without renewing it: the longest a subscription stands still after its host dies")
 	f.auth.register(fs)
@@ -136,6 +150,9 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 // the HTTP server first (in-flight commands finish), then the host, then the
 // store.
 func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
+	if err := badEnvBool(blob.EnvS3PathStyle, blob.EnvS3Secure); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(f.dataDir, 0o755); err != nil {
 		return fmt.Errorf("creating data dir: %w", err)
 	}
@@ -214,22 +231,18 @@ func runServer(ctx context.Context, f serveFlags, log *slog.Logger) error {
 	if !ok {
 		return fmt.Errorf("the %s store keeps no plugin registry", storeName)
 	}
-	// Modules and media live in one blob store: S3 when FLUVIUS_S3_ENDPOINT
+	// Modules and media live in one blob store: S3 when --s3-endpoint
 	// is set (hosts sharing a database then share their files), else files
 	// under the blobs dir.
 	var blobs blob.Store
-	s3cfg, useS3, err := blob.S3ConfigFromEnv()
-	if err != nil {
-		return err
-	}
-	if useS3 {
-		if blobs, err = blob.NewS3(ctx, s3cfg); err != nil {
+	if f.s3.Endpoint != "" {
+		if blobs, err = blob.NewS3(ctx, f.s3); err != nil {
 			return fmt.Errorf("opening the S3 blob store: %w", err)
 		}
 	} else if blobs, err = blob.NewLocal(f.blobsDir); err != nil {
 		return err
 	}
-	mediaSecret := []byte(os.Getenv("FLUVIUS_MEDIA_SECRET"))
+	mediaSecret := []byte(f.mediaSecret)
 	if len(mediaSecret) == 0 {
 		// Signed download URLs then last as long as this process: hosts
 		// sharing a database set one secret for all.
@@ -348,6 +361,24 @@ func serveMetrics(addr string, mx *metrics.Metrics, log *slog.Logger) (stop func
 		}
 	}()
 	return func() { srv.Close() }, ln.Addr().String(), nil
+}
+
+// envBool reads a boolean from the environment (false when unset); badEnvBool
+// names a variable set to something that is not one.
+func envBool(name string) bool {
+	b, _ := strconv.ParseBool(os.Getenv(name))
+	return b
+}
+
+func badEnvBool(names ...string) error {
+	for _, name := range names {
+		if v := os.Getenv(name); v != "" {
+			if _, err := strconv.ParseBool(v); err != nil {
+				return fmt.Errorf("%s=%q: want true or false", name, v)
+			}
+		}
+	}
+	return nil
 }
 
 // splitList reads a comma-separated list, without empty items.
