@@ -49,6 +49,8 @@ race: ## run the host module's tests under the race detector
 	$(GO) test -count=1 -race ./...
 
 SOAK ?= 10m
+FUZZTIME ?= 30s
+FUZZ ?= .
 
 bench: ## load bench: HTTP mixes at 1/8/32/64 clients on SQLite and a throwaway PostgreSQL, next to naive-insert and guest-vs-native baselines (a few minutes; JSON in build/bench/bench.json)
 	$(GO) run ./cmd/fluvius-bench --quick
@@ -72,6 +74,9 @@ bench-plugins: build ## per example and toolchain: size, cold/warm compile, inst
 		(cd $$dir && $(CURDIR)/build/fluvius-host plugin bench --wasm $(CURDIR)/build/bench/$$name-$$tc.wasm) || exit 1; \
 	done; done
 
+fuzz: ## run every fuzz target for $(FUZZTIME) each (FUZZ=pattern picks some); CI runs them briefly
+	scripts/fuzz.sh $(FUZZTIME) '$(FUZZ)'
+
 lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -86,4 +91,4 @@ check: lint ## lint, then fail if formatting or tidying changes the tree
 clean: ## remove build output (not ./data)
 	rm -rf build
 
-.PHONY: help build plugins run test race bench bench-full bench-soak bench-micro bench-plugins lint check clean
+.PHONY: help build plugins run test race bench bench-full bench-soak bench-micro bench-plugins fuzz lint check clean
