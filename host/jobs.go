@@ -80,14 +80,17 @@ func (p *Plugin) checkJobs(jobs []abi.IssuedJob) error {
 			return fmt.Errorf("the guest enqueued job %q, which its manifest does not declare", j.Name)
 		}
 		var obj map[string]json.RawMessage
-		if json.Unmarshal(j.Args, &obj) != nil {
+		if json.Unmarshal(j.Args, &obj) != nil || obj == nil { // null decodes without error, to no object
 			return fmt.Errorf("the guest enqueued job %q with arguments that are not a JSON object", j.Name)
 		}
 		if time.Duration(j.DelayMS)*time.Millisecond > maxJobDelay || j.DelayMS > uint64(maxJobDelay/time.Millisecond) {
 			return fmt.Errorf("the guest put job %q off by %d ms, more than a year", j.Name, j.DelayMS)
 		}
-		if len(j.UniqueKey) > maxIDBytes {
-			return fmt.Errorf("the guest gave job %q a unique key of %d bytes; at most %d", j.Name, len(j.UniqueKey), maxIDBytes)
+		// The key is kept in the event's metadata (JSON) and keyed on by the
+		// queue: invalid UTF-8 would come back as another key, and
+		// PostgreSQL's jsonb refuses NUL.
+		if err := checkID("unique key of job "+strconv.Quote(j.Name), j.UniqueKey, maxIDBytes); err != nil {
+			return fmt.Errorf("the guest gave %v", err)
 		}
 	}
 	return nil
