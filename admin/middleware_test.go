@@ -1,8 +1,13 @@
 package admin_test
 
 import (
+	"bufio"
+	"bytes"
 	"fmt"
+	"mime/multipart"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 
 	"fluvius.dev/fluvius/admin"
@@ -76,4 +81,32 @@ func TestRateLimitsAreNotDodgedByMadeUpCredentials(t *testing.T) {
 		s.do(t, "GET", "/user.user/", "", admin...).want(t, 200)
 	}
 	s.do(t, "GET", "/user.user/", "", admin...).problem(t, 429, "rate-limited")
+}
+
+// A multipart body past the limit is refused like any other (413), before
+// it is read: fasthttp must not parse it whole ahead of the routes. (The
+// body is written while the answer is read, as the host answers early.)
+func TestMultipartBodyIsBounded(t *testing.T) {
+	s := startServer(t, t.TempDir())
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	part, _ := mw.CreateFormFile("file", "big.bin")
+	part.Write(bytes.Repeat([]byte("x"), 4<<20))
+	mw.Close()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /user:create-user/user/:new HTTP/1.1\r\nHost: x\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		mw.FormDataContentType(), body.Len())
+	go conn.Write(body.Bytes()) // fails once the host has answered and closed
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 413 {
+		t.Fatalf("a 4 MiB multipart command body answered %d", res.StatusCode)
+	}
 }

@@ -148,6 +148,10 @@ func New(h *host.Host, opts Options) *Server {
 		// route reads a module to its own limit; every other route answers
 		// 413 (boundBody) without reading them.
 		StreamRequestBody: true,
+		// fasthttp would otherwise read every multipart body whole (to
+		// temporary files past 16 MB) before any handler or limit, on any
+		// route; the upload routes read their parts as a stream.
+		DisablePreParseMultipartForm: true,
 	})
 	s.app.Server().Handler = rejectUnknownMethods(s.app.Server().Handler)
 	s.app.Use(requestID)
