@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -290,6 +291,11 @@ func validatePayload(v *schema.Validator, command string, payload []byte) error 
 	if len(violations) > 0 {
 		return &Error{Kind: KindInvalid, Code: "invalid-payload",
 			Message: fmt.Sprintf("the payload of %s does not match its schema", command), Details: violations}
+	}
+	if hasNULEscape(payload) {
+		// Refused here, not when a plugin copies it into an event.
+		return &Error{Kind: KindInvalid, Code: "invalid-payload",
+			Message: fmt.Sprintf("the payload of %s holds a NUL character (\\u0000), which no string may", command)}
 	}
 	return nil
 }
@@ -679,6 +685,12 @@ func checkResult(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
 		if !json.Valid(ev.Data) {
 			return fmt.Errorf("the guest emitted event %q with invalid JSON data", ev.Type)
 		}
+		if hasNULEscape(ev.Data) {
+			return fmt.Errorf("the guest emitted event %q with a NUL character (\\u0000) in its data, which PostgreSQL cannot store", ev.Type)
+		}
+	}
+	if hasNULEscape(res.State) || hasNULEscape(res.Response) {
+		return errors.New("the guest returned a state or response with a NUL character (\\u0000), which PostgreSQL cannot store")
 	}
 	if v := p.manifest.states[spec.Aggregate]; v != nil && len(res.Events) > 0 {
 		// The declared state schema holds for every state written, so that
@@ -698,6 +710,28 @@ func checkResult(p *Plugin, spec *abi.CommandSpec, res *abi.Result) error {
 		return errors.New("the guest returned a response that is not valid JSON")
 	}
 	return p.checkJobs(res.Jobs)
+}
+
+// hasNULEscape reports whether valid JSON holds the escape \u0000 in a
+// string: PostgreSQL's jsonb refuses it, so on both stores it is the
+// plugin's fault, answered before the write. (An even run of backslashes
+// before "u0000" escapes the backslashes, not a NUL.)
+func hasNULEscape(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		j += i
+		n := 0
+		for k := j - 1; k >= 0 && b[k] == '\\'; k-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = j + 5
+	}
 }
 
 // guestFailure logs what went wrong inside a plugin and returns the 500 a

@@ -81,3 +81,17 @@ func TestMalformedPayloadsRefused(t *testing.T) {
 		wantError(t, err, host.KindInvalid, "malformed-json")
 	}
 }
+
+// A NUL in a payload's string is refused before the guest (PostgreSQL
+// could not store it once a plugin copies it into an event), on both
+// stores alike; an escaped backslash before "u0000" is no NUL.
+func TestNULRefusedBeforeTheGuest(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
+		Payload: []byte(`{"email":"a@b.co","name":"A\u0000B"}`)})
+	wantError(t, err, host.KindInvalid, "invalid-payload")
+	if _, err := e.host.Dispatch(ctx, &host.Command{Domain: "user", Name: "create-user", Resource: "user", New: true,
+		Payload: []byte(`{"email":"a@b.co","name":"A\\u0000B"}`)}); err != nil {
+		t.Fatalf("an escaped backslash was refused: %v", err)
+	}
+}
