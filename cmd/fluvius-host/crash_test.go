@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"fluvius.dev/fluvius/internal/wasmbuild"
 	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
 
@@ -271,6 +269,26 @@ func (l *load) acked() []*sentCommand {
 	return out
 }
 
+// eachOf runs fn on every command, n at a time.
+func eachOf(cmds []*sentCommand, n int, fn func(*sentCommand)) {
+	work := make(chan *sentCommand)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				fn(c)
+			}
+		}()
+	}
+	for _, c := range cmds {
+		work <- c
+	}
+	close(work)
+	wg.Wait()
+}
+
 // retryResult counts what retrying commands with their keys answered.
 type retryResult struct {
 	applied, replayed, attempts int
@@ -283,40 +301,27 @@ func (l *load) retry(t *testing.T, base string, cmds []*sentCommand) retryResult
 	var mu sync.Mutex
 	var r retryResult
 	var failed []string
-	work := make(chan *sentCommand)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				sends := 0
-				for sends < 5 {
-					c.send(l.client, base)
-					sends++
-					if c.acked() || (c.status != 0 && c.status != 409 && c.status != 502 && c.status != 503) {
-						break
-					}
-				}
-				mu.Lock()
-				r.attempts += sends
-				switch {
-				case !c.acked():
-					failed = append(failed, fmt.Sprintf("%s %s: %d %s %s", c.key, c.path(), c.status, c.err, c.answer))
-				case c.replayed:
-					r.replayed++
-				default:
-					r.applied++
-				}
-				mu.Unlock()
+	eachOf(cmds, 8, func(c *sentCommand) {
+		sends := 0
+		for sends < 5 {
+			c.send(l.client, base)
+			sends++
+			if c.acked() || (c.status != 0 && c.status != 409 && c.status != 502 && c.status != 503) {
+				break
 			}
-		}()
-	}
-	for _, c := range cmds {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		r.attempts += sends
+		switch {
+		case !c.acked():
+			failed = append(failed, fmt.Sprintf("%s %s: %d %s %s", c.key, c.path(), c.status, c.err, c.answer))
+		case c.replayed:
+			r.replayed++
+		default:
+			r.applied++
+		}
+	})
 	if len(failed) > 0 {
 		t.Fatalf("%d commands did not converge when retried with their keys, e.g. %s", len(failed), failed[0])
 	}
@@ -329,29 +334,16 @@ func (l *load) replayAcked(t *testing.T, base string, cmds []*sentCommand) {
 	t.Helper()
 	var mu sync.Mutex
 	var failed []string
-	work := make(chan *sentCommand)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				again := *c
-				again.send(l.client, base)
-				if !again.acked() || !again.replayed || !bytes.Equal(again.answer, c.answer) {
-					mu.Lock()
-					failed = append(failed, fmt.Sprintf("%s %s: first %d %s, again %d replayed=%v %s %s",
-						c.key, c.path(), c.status, c.answer, again.status, again.replayed, again.err, again.answer))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, c := range cmds {
-		work <- c
-	}
-	close(work)
-	wg.Wait()
+	eachOf(cmds, 8, func(c *sentCommand) {
+		again := *c
+		again.send(l.client, base)
+		if !again.acked() || !again.replayed || !bytes.Equal(again.answer, c.answer) {
+			mu.Lock()
+			failed = append(failed, fmt.Sprintf("%s %s: first %d %s, again %d replayed=%v %s %s",
+				c.key, c.path(), c.status, c.answer, again.status, again.replayed, again.err, again.answer))
+			mu.Unlock()
+		}
+	})
 	if len(failed) > 0 {
 		t.Fatalf("%d acknowledged commands answered differently when sent again, e.g. %s", len(failed), failed[0])
 	}
@@ -532,13 +524,8 @@ func auditStreams(t *testing.T, client *http.Client, base string, sent []*sentCo
 // applied twice, no stream has a gap, and every command not acknowledged
 // converges when retried with its Idempotency-Key.
 func TestCrashUnderLoad(t *testing.T) {
-	ctx := context.Background()
 	plugins := filepath.Join(t.TempDir(), "plugins")
-	for _, dir := range []string{"../../plugins/examples/bank", "../../host/testdata/faulty"} {
-		if err := wasmbuild.GoBuild(ctx, dir, filepath.Join(plugins, filepath.Base(dir)+".wasm")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	buildPlugins(t, plugins, "../../plugins/examples/bank", "../../host/testdata/faulty")
 	const clients = 16
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {

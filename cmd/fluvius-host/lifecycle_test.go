@@ -49,6 +49,18 @@ func hostBinary(t *testing.T) string {
 	return binPath
 }
 
+// buildPlugins builds Go plugin sources (directories, relative to this
+// package) into dir as NAME.wasm, and returns dir.
+func buildPlugins(t *testing.T, dir string, sources ...string) string {
+	t.Helper()
+	for _, src := range sources {
+		if err := wasmbuild.GoBuild(context.Background(), src, filepath.Join(dir, filepath.Base(src)+".wasm")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 // process is a fluvius-host serve process.
 type process struct {
 	cmd  *exec.Cmd

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"fluvius.dev/fluvius/internal/wasmbuild"
 	"fluvius.dev/fluvius/store/postgres/pgtest"
 )
 
@@ -143,14 +141,9 @@ func placeOrders(t *testing.T, base string, n int) []string {
 // file; on PostgreSQL a second host takes the subscription over once the
 // dead one's lease runs out.
 func TestKillHostMidBatch(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	plugins := filepath.Join(dir, "plugins")
-	for _, ex := range []string{"order", "inventory"} {
-		if err := wasmbuild.GoBuild(ctx, "../../plugins/examples/"+ex, filepath.Join(plugins, ex+".wasm")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	buildPlugins(t, plugins, "../../plugins/examples/order", "../../plugins/examples/inventory")
 	const key, sub, orders = "an-admin-key-for-the-kill-test", "inventory.reserve-for-order", 300
 	for _, driver := range []string{"sqlite", "postgres"} {
 		t.Run(driver, func(t *testing.T) {
@@ -221,13 +214,8 @@ func adminCall(t *testing.T, method, u, key string) (int, map[string]any) {
 // refuses to reserve it) is set aside at once; the management API lists it,
 // and an operator skips it. Only the admin may.
 func TestDeadLettersOverHTTP(t *testing.T) {
-	ctx := context.Background()
 	plugins := filepath.Join(t.TempDir(), "plugins")
-	for _, ex := range []string{"order", "inventory"} {
-		if err := wasmbuild.GoBuild(ctx, "../../plugins/examples/"+ex, filepath.Join(plugins, ex+".wasm")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	buildPlugins(t, plugins, "../../plugins/examples/order", "../../plugins/examples/inventory")
 	const key, sub = "an-admin-key-for-the-dead-letter-test", "inventory.reserve-for-order"
 	p := startProcess(t, "--plugins-dir", plugins, "--admin-key", key, "--data-dir", filepath.Join(t.TempDir(), "data"))
 	within(t, "the subscription is claimed", 30*time.Second, func() bool { return p.subscription(t, key, sub).RunsHere })

@@ -2,7 +2,6 @@ package main
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -18,8 +17,6 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
-
-	"fluvius.dev/fluvius/internal/wasmbuild"
 )
 
 // collector is an OTLP/HTTP trace receiver: what a tracing backend is sent.
@@ -142,14 +139,9 @@ func render(spans []*tracepb.Span) string {
 // on, so the inventory handler reacting to it, and the command it sends,
 // are spans of the same trace.
 func TestTracesExportedOverOTLP(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	plugins := filepath.Join(dir, "plugins")
-	for _, ex := range []string{"order", "inventory"} {
-		if err := wasmbuild.GoBuild(ctx, "../../plugins/examples/"+ex, filepath.Join(plugins, ex+".wasm")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	buildPlugins(t, plugins, "../../plugins/examples/order", "../../plugins/examples/inventory")
 	col := startCollector(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", col.url)
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "100") // milliseconds: export soon
